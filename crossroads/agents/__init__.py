@@ -1,0 +1,1 @@
+"""Agents: the failure-mode classifier, the chat agent and the workflow agent."""

@@ -1,0 +1,1 @@
+"""LangGraph graphs: the router and the workflow engine."""
