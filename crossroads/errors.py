@@ -14,6 +14,7 @@
     │       └── SQLTimeout (TimeoutError)   the statement ran past its time limit
     ├── ConnectorError (ConnectionError)    a backend could not be reached
     ├── LLMError                            a language-model call failed
+    │   ├── LLMConnectionError (ConnectionError)  the endpoint could not be reached
     │   ├── LLMTimeout (TimeoutError)       no answer within the time limit
     │   ├── LLMRateLimited                  the provider answered 429 until retries ran out
     │   ├── LLMResponseError                the provider answered with something unusable
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigError",
     "ConnectorError",
     "CrossroadsError",
+    "LLMConnectionError",
     "LLMError",
     "LLMRateLimited",
     "LLMResponseError",
@@ -157,14 +159,25 @@ class ConnectorError(CrossroadsError, ConnectionError):
 
 
 class LLMError(CrossroadsError):
-    """A language-model call failed. ``model`` and ``status`` say which and how."""
+    """A language-model call failed. ``model`` and ``status`` say which and how;
+    ``retry_after`` is the wait in seconds the provider asked for, when it did."""
 
     def __init__(
-        self, message: str, *, model: str | None = None, status: int | None = None
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.model = model
         self.status = status
+        self.retry_after = retry_after
         super().__init__(message)
+
+
+class LLMConnectionError(LLMError, ConnectionError):
+    """The model's endpoint could not be reached (refused, reset, DNS, TLS). Retryable."""
 
 
 class LLMTimeout(LLMError, TimeoutError):

@@ -6,9 +6,31 @@ import os
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse any HTTP request to a host other than loopback, and hide real API keys."""
+    for var in _KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    real = httpx.HTTPTransport.handle_request
+
+    def guarded(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if request.url.host not in _LOCAL_HOSTS:
+            raise RuntimeError(
+                f"test tried to reach a real model provider at {request.url.host}; "
+                "point the connector at the fake server (base_url=server.url)"
+            )
+        return real(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", guarded)
 
 
 def _fresh_database(env: str, kind: str) -> Iterator[str]:

@@ -13,7 +13,7 @@ from crossroads.audit._event import (
     Stage,
     VerifyReport,
 )
-from crossroads.audit._jsonl import JSONLSink, repair_torn_tail, verify_jsonl
+from crossroads.audit._jsonl import JSONLSink, read_jsonl, repair_torn_tail, verify_jsonl
 from crossroads.audit._log import (
     DEFAULT_AUDIT_PATH,
     AuditLog,
@@ -44,6 +44,7 @@ __all__ = [
     "VerifyReport",
     "current_span",
     "iter_tree",
+    "read_jsonl",
     "repair_torn_tail",
     "resolve_audit",
     "verify_jsonl",

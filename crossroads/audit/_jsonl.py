@@ -26,7 +26,14 @@ from crossroads.audit._event import GENESIS_HASH, AuditEvent, VerifyReport, cano
 from crossroads.audit._sinks import check_chain
 from crossroads.errors import AuditError, AuditIntegrityError
 
-__all__ = ["Durability", "JSONLSink", "TornTail", "repair_torn_tail", "verify_jsonl"]
+__all__ = [
+    "Durability",
+    "JSONLSink",
+    "TornTail",
+    "read_jsonl",
+    "repair_torn_tail",
+    "verify_jsonl",
+]
 
 Durability = Literal["fsync", "flush"]
 """``fsync``: on disk before the caller sees its result (survives power loss).
@@ -240,10 +247,7 @@ class JSONLSink:
 
     def read(self) -> Iterator[AuditEvent]:
         """Every complete event in the file, oldest first (a torn last line is skipped)."""
-        for _, record in _records(self._path):
-            if isinstance(record, str):
-                return
-            yield AuditEvent.from_dict(record)
+        return read_jsonl(self._path)
 
     def verify(self) -> VerifyReport:
         """Check the whole file; see :func:`verify_jsonl`."""
@@ -290,6 +294,18 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
                 yield number, "the line is not a JSON object"
                 continue
             yield number, record
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[AuditEvent]:
+    """Every readable event of a JSONL log, oldest first, without opening it for writing
+    (so a log with a torn tail can still be read). Stops at the first unreadable line."""
+    p = Path(path)
+    if not p.exists():
+        raise AuditError(f"audit log {p} does not exist; check the path")
+    for _, record in _records(p):
+        if isinstance(record, str):
+            return
+        yield AuditEvent.from_dict(record)
 
 
 def verify_jsonl(path: str | os.PathLike[str]) -> VerifyReport:

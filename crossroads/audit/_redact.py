@@ -20,8 +20,14 @@ _SECRET_KEYS = re.compile(
 
 # Secret-looking values, wherever they appear in a string.
 _SECRET_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
-    # a password in a connection URL: scheme://user:password@host
-    (re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:)[^@\s]+(?=@)"), r"\g<keep>***"),
+    # a password in a connection URL: scheme://user:password@host. The scheme is bounded:
+    # unbounded, every start inside a long run of letters/digits (hex, DNA, base32) scans
+    # to the run's end, which is quadratic (40 KB took 3.6 s). A longer scheme still
+    # matches, from a later start, with the same result.
+    (
+        re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^:/@\s]+:)[^@\s]+(?=@)"),
+        r"\g<keep>***",
+    ),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer " + REDACTED),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),  # OpenAI-style keys
     (re.compile(r"\bsk-ant-[A-Za-z0-9_-]{16,}"), REDACTED),  # Anthropic keys

@@ -1,0 +1,42 @@
+"""Backends behind one small protocol per kind (see :mod:`crossroads.connectors.base`).
+
+SQL databases through SQLAlchemy (:class:`SQLDatabase`); language models over httpx in
+:mod:`crossroads.connectors.llm`. Connectors know nothing of policy: only tools call
+them, and tools run only through the runner.
+"""
+
+from crossroads.connectors._sql import SQLDatabase
+from crossroads.connectors.base import (
+    LLM,
+    Column,
+    Completion,
+    DocumentStore,
+    Edge,
+    Embedder,
+    ForeignKey,
+    GraphStore,
+    Message,
+    QueryResult,
+    Schema,
+    SQLBackend,
+    Table,
+    Usage,
+)
+
+__all__ = [
+    "LLM",
+    "Column",
+    "Completion",
+    "DocumentStore",
+    "Edge",
+    "Embedder",
+    "ForeignKey",
+    "GraphStore",
+    "Message",
+    "QueryResult",
+    "SQLBackend",
+    "SQLDatabase",
+    "Schema",
+    "Table",
+    "Usage",
+]

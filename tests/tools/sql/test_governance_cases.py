@@ -1,0 +1,49 @@
+"""Data-driven governance cases (fixtures/governance.yaml) on a real SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from crossroads.audit import AuditLog
+from crossroads.errors import PolicyViolation
+from crossroads.policy import Catalog
+from crossroads.tools.sql import GovernedSQL
+
+CASES: list[dict[str, Any]] = yaml.safe_load(
+    (Path(__file__).parent / "fixtures" / "governance.yaml").read_text()
+)
+
+
+def test_case_names_are_unique() -> None:
+    names = [c["name"] for c in CASES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_governance_case(
+    case: dict[str, Any], governed: GovernedSQL, catalog: Catalog, audit: AuditLog
+) -> None:
+    principal = catalog.principal(case["as"])
+    if "deny" in case:
+        with pytest.raises(PolicyViolation) as info:
+            governed.run(case["sql"], principal)
+        assert case["deny"] in info.value.rule, str(info.value)
+        assert info.value.principal == principal.id
+        if "message" in case:
+            assert case["message"] in str(info.value)
+        # the denial is audited: a decision event that denies, then an error event
+        events = audit.events()
+        assert any(e.decision is not None and not e.decision.allowed for e in events)
+        assert events[-1].stage == "error"
+        return
+    result = governed.run(case["sql"], principal)
+    if "rows" in case:
+        assert [list(r) for r in result.rows] == case["rows"], result.sql
+    for fragment in case.get("contains", []):
+        assert fragment in result.sql
+    stages = [e.stage for e in audit.events()]
+    assert stages == ["start", "decision", "end"]
