@@ -30,7 +30,6 @@ from crossroads.audit import (
     VerifyReport,
     iter_tree,
     read_jsonl,
-    repair_torn_tail,
     verify_jsonl,
 )
 from crossroads.errors import CrossroadsError, PolicyViolation
@@ -74,7 +73,7 @@ def _audit_tail(args: argparse.Namespace) -> int:
 
 
 def _describe(event: AuditEvent) -> str:
-    bits = [event.stage]
+    bits: list[str] = [event.stage]
     if event.decision is not None:
         bits.append(("ALLOW " if event.decision.allowed else "DENY ") + event.decision.reason)
     if event.error is not None:
@@ -108,12 +107,12 @@ def _audit_show(args: argparse.Namespace) -> int:
 
 
 def _audit_repair(args: argparse.Namespace) -> int:
-    torn = repair_torn_tail(args.path)
+    log = AuditLog.recover(args.path)  # quarantines, then records an audit.recovered event
+    torn = log.recovered
+    log.close()
     if torn is None:
         print(f"{args.path}: no torn last line; nothing to repair")
         return 0
-    log = AuditLog.recover(args.path)  # records the audit.recovered event
-    log.close()
     print(
         f"{args.path}: moved {len(torn.data)} torn bytes (from offset {torn.offset}) to "
         f"{args.path}.torn; the chain continues"
@@ -199,7 +198,11 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="read and verify audit logs")
     asub = audit.add_subparsers(dest="audit_command", required=True)
     for name, func, helptext in (
-        ("verify", _audit_verify, "exit 0 when the hash chain is intact, 1 and the first bad event"),
+        (
+            "verify",
+            _audit_verify,
+            "exit 0 when the hash chain is intact, 1 and the first bad event",
+        ),
         ("tail", _audit_tail, "the last events"),
         ("show", _audit_show, "one request (trace) as a tree"),
         ("repair", _audit_repair, "quarantine a torn last line and continue the chain"),

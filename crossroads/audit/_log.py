@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from crossroads.audit._event import AuditEvent, Decision, EventKind, Stage, VerifyReport, utc_now
-from crossroads.audit._jsonl import Durability, JSONLSink, repair_torn_tail
+from crossroads.audit._jsonl import Durability, JSONLSink, TornTail, repair_torn_tail
 from crossroads.audit._redact import Redactor
 from crossroads.audit._sinks import AuditSink, MemorySink
 from crossroads.errors import AuditError, ConfigError, PolicyViolation
@@ -78,8 +78,11 @@ class AuditLog:
             self._sinks = (JSONLSink(target, durability=durability, group_commit=group_commit),)
         elif isinstance(target, AuditSink):
             self._sinks = (target,)
-        elif isinstance(target, Sequence) and target and all(
-            isinstance(s, AuditSink) for s in target
+        elif (
+            isinstance(target, Sequence)
+            and not isinstance(target, str)
+            and target
+            and all(isinstance(s, AuditSink) for s in target)
         ):
             self._sinks = tuple(target)
         else:
@@ -87,7 +90,8 @@ class AuditLog:
                 f"AuditLog needs a file path, a database URL or sinks, got {target!r}"
             )
         self._redactor = Redactor(redact)
-        self._lock = threading.Lock()
+        self.recovered: TornTail | None = None
+        """What :meth:`recover` quarantined when it opened this log (None otherwise)."""
 
     @classmethod
     def memory(cls, *, redact: Iterable[str] = ()) -> AuditLog:
@@ -100,6 +104,7 @@ class AuditLog:
         ``PATH.torn``, record an ``audit.recovered`` event, and continue the chain."""
         torn = repair_torn_tail(path)
         log = cls(path, **kwargs)
+        log.recovered = torn
         if torn is not None:
             log.emit(
                 kind="audit",
@@ -172,7 +177,9 @@ class AuditLog:
             stage=stage,
             input=red(input) if input is not None else None,
             decision=(
-                Decision(allowed=decision.allowed, reason=red.text(decision.reason), rule=decision.rule)
+                Decision(
+                    allowed=decision.allowed, reason=red.text(decision.reason), rule=decision.rule
+                )
                 if decision is not None
                 else None
             ),
@@ -259,9 +266,9 @@ class Span:
         self.name = name
         self.principal = principal
         self.input = input
-        self.span_id = _new_id()
-        self.parent_id = parent.span_id if parent is not None else None
-        self.trace_id = trace_id or (parent.trace_id if parent is not None else _new_id())
+        self.span_id: str = _new_id()
+        self.parent_id: str | None = parent.span_id if parent is not None else None
+        self.trace_id: str = trace_id or (parent.trace_id if parent is not None else _new_id())
         self.finished = False
         self.denied = False
         self.events: list[AuditEvent] = []

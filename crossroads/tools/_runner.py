@@ -222,9 +222,7 @@ class ToolRunner:
                     f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
                     for err in exc.errors()
                 )
-                raise ToolError(
-                    f"bad arguments for tool {name!r}: {problems}", tool=name
-                ) from None
+                raise ToolError(f"bad arguments for tool {name!r}: {problems}", tool=name) from None
             try:
                 permit = tool.authorize(parsed, principal, self.catalog)
             except Exception as exc:

@@ -43,7 +43,9 @@ def runner(tmp_path: Path) -> Iterator[ToolRunner]:
 
     path = tmp_path / "r.sqlite"
     con = sqlite3.connect(path)
-    con.executescript("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 5);")
+    con.executescript(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 5);"
+    )
     con.commit()
     con.close()
     catalog = Catalog()
@@ -82,10 +84,12 @@ def test_successful_call_is_audited(runner: ToolRunner, name: str) -> None:
     result = runner.call(name, CASES[name].ok, principal=ALLOWED)
     events = runner.audit.events(trace_id=result.trace_id)
     assert [e.stage for e in events] == ["start", "decision", "end"]
-    assert events[1].decision is not None and events[1].decision.allowed
+    assert events[1].decision is not None
+    assert events[1].decision.allowed
     assert {e.span_id for e in events} == {result.span_id}
     assert all(e.principal["id"] == "ana" for e in events)
-    assert events[2].result is not None and events[2].latency_ms is not None
+    assert events[2].result is not None
+    assert events[2].latency_ms is not None
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -94,7 +98,8 @@ def test_denied_or_rejected_call_is_audited(runner: ToolRunner, name: str) -> No
     with pytest.raises((PolicyViolation, ToolError)):
         runner.call(name, args, principal=principal)
     events = runner.audit.events()
-    assert events[0].stage == "start" and events[-1].stage == "error"
+    assert events[0].stage == "start"
+    assert events[-1].stage == "error"
     assert all(e.principal["id"] == principal.id for e in events)
 
 
@@ -106,17 +111,20 @@ def test_failing_call_is_audited(runner: ToolRunner, name: str) -> None:
     events = runner.audit.events()
     assert events[0].stage == "start"
     assert events[-1].stage == "error"
-    assert events[-1].error is not None and events[-1].error["type"]
+    assert events[-1].error is not None
+    assert events[-1].error["type"]
 
 
 def test_sql_denial_records_the_rule(runner: ToolRunner) -> None:
     with pytest.raises(PolicyViolation):
         runner.call("sql.query", {"sql": "SELECT v FROM t"}, principal=STRANGER)
     decision = runner.audit.events()[1]
-    assert decision.kind == "policy" and decision.decision is not None
+    assert decision.kind == "policy"
+    assert decision.decision is not None
     assert not decision.decision.allowed
     assert decision.decision.rule == "default deny"
-    assert decision.policy is not None and decision.policy["securable"] == "table:t"
+    assert decision.policy is not None
+    assert decision.policy["securable"] == "table:t"
 
 
 def test_sql_success_records_sql_before_and_after(runner: ToolRunner) -> None:
@@ -128,10 +136,11 @@ def test_sql_success_records_sql_before_and_after(runner: ToolRunner) -> None:
 
 
 def test_unknown_tool_is_audited_with_a_hint(runner: ToolRunner) -> None:
-    with pytest.raises(ToolNotFound, match="did you mean 'sql.query'"):
+    with pytest.raises(ToolNotFound, match=r"did you mean 'sql\.query'"):
         runner.call("sql.querry", {}, principal=ALLOWED)
     (event,) = runner.audit.events()
-    assert event.stage == "error" and event.name == "sql.querry"
+    assert event.stage == "error"
+    assert event.name == "sql.querry"
 
 
 def test_bad_arguments_name_the_field(runner: ToolRunner) -> None:
@@ -168,7 +177,7 @@ class EchoTool(Tool[_EchoArgs, str]):
 
 def test_a_tool_cannot_be_invoked_around_the_runner() -> None:
     tool = EchoTool()
-    with pytest.raises(ToolInvocationError, match="ToolRunner.call"):
+    with pytest.raises(ToolInvocationError, match=r"ToolRunner\.call"):
         tool.invoke(None)  # type: ignore[arg-type]
     forged = Ticket(tool, Permit(args="x", reason="forged"), ALLOWED, _issuer=object())
     with pytest.raises(ToolInvocationError):
@@ -210,7 +219,8 @@ def test_nested_calls_share_the_trace() -> None:
     events = audit.events()
     assert {e.trace_id for e in events} == {result.trace_id}
     inner = [e for e in events if e.span_id != result.span_id]
-    assert inner and all(e.parent_id == result.span_id for e in inner)
+    assert inner
+    assert all(e.parent_id == result.span_id for e in inner)
 
 
 def test_duplicate_registration_is_refused() -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["GovernContext", "GovernancePass", "GovernedQuery", "deny", "node_position"]
 
 
-def node_position(node: exp.Expression | None) -> str:
+def node_position(node: exp.Expr | None) -> str:
     """``line L, column C`` of a node when the parser recorded it, else an empty string."""
     if node is None:
         return ""
@@ -39,7 +39,7 @@ def deny(
     rule: str,
     message: str,
     *,
-    node: exp.Expression | None = None,
+    node: exp.Expr | None = None,
     securable: str | None = None,
     privilege: str | None = None,
 ) -> PolicyViolation:
@@ -75,7 +75,7 @@ class GovernContext:
     target_dialect: str
     """The dialect of the database it will run on."""
     max_rows: int
-    tree: exp.Expression | None = None
+    tree: exp.Expr | None = None
     """The parse tree, rewritten pass by pass."""
     tables: set[str] = field(default_factory=set)
     """Base tables the statement reads (lower-cased names as in the schema)."""
@@ -93,7 +93,7 @@ class GovernContext:
     """Function names allowed on top of the dialect's allow-list."""
 
     @property
-    def root(self) -> exp.Expression:
+    def root(self) -> exp.Expr:
         """The parse tree; a pass that runs before parsing is a programming error."""
         assert self.tree is not None, "the parse pass must run first"
         return self.tree

@@ -256,7 +256,5 @@ class GovernedSQL:
 
     def schema(self, principal: Principal) -> list[VisibleTable]:
         """The tables and columns ``principal`` may query (audited)."""
-        tables: list[VisibleTable] = self.runner.call(
-            "sql.schema", {}, principal=principal
-        ).value
+        tables: list[VisibleTable] = self.runner.call("sql.schema", {}, principal=principal).value
         return tables

@@ -15,7 +15,7 @@ from crossroads.tools.sql._context import GovernContext
 __all__ = ["row_limit"]
 
 
-def _literal_limit(query: exp.Expression) -> int | None:
+def _literal_limit(query: exp.Expr) -> int | None:
     limit = query.args.get("limit")
     if isinstance(limit, exp.Limit):
         value = limit.expression

@@ -30,7 +30,7 @@ def _hint(name: str, candidates: list[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
+def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
@@ -75,8 +75,8 @@ def table_grants(ctx: GovernContext) -> None:
         ctx.grants.append(f"SELECT on table:{table.name}")
 
 
-def _visible_schema(ctx: GovernContext) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
+def _visible_schema(ctx: GovernContext) -> dict[str, object]:
+    out: dict[str, object] = {}
     for name in ctx.tables:
         table = ctx.schema.table(name)
         assert table is not None
@@ -85,20 +85,24 @@ def _visible_schema(ctx: GovernContext) -> dict[str, dict[str, str]]:
     return out
 
 
-def _explain_unresolved(ctx: GovernContext, message: str, tree: exp.Expression) -> None:
+def _explain_unresolved(ctx: GovernContext, message: str, tree: exp.Expr) -> None:
     match = _UNRESOLVED.search(message)
     column = (match.group(1) or match.group(2)) if match else None
     if column is None:
         raise deny(ctx, "sql.resolve", f"the statement cannot be resolved: {message}")
     column = column.split(".")[-1].strip('"`')
-    node = next(
-        (c for c in tree.find_all(exp.Column) if c.name.lower() == column.lower()), None
-    )
-    owners = [
-        t.name for n in sorted(ctx.tables) if (t := ctx.schema.table(n)) and t.column(column)
+    node = next((c for c in tree.find_all(exp.Column) if c.name.lower() == column.lower()), None)
+    owners = [t.name for n in sorted(ctx.tables) if (t := ctx.schema.table(n)) and t.column(column)]
+    visible: dict[str, list[str]] = {}
+    for name in sorted(ctx.tables):
+        table = ctx.schema.table(name)
+        assert table is not None
+        visible[table.name] = ctx.catalog.visible_columns(
+            ctx.principal, table.name, table.column_names
+        )
+    visible_owners = [
+        t for t, cols in visible.items() if any(c.lower() == column.lower() for c in cols)
     ]
-    visible = _visible_schema(ctx)
-    visible_owners = [t for t, cols in visible.items() if any(c.lower() == column.lower() for c in cols)]
     if len(visible_owners) > 1:
         raise deny(
             ctx,

@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
 from crossroads.tools.sql._context import GovernContext, deny
+from crossroads.tools.sql._dialect import unfaithful
 
 __all__ = ["row_filters_and_masks"]
 
@@ -28,10 +29,13 @@ def _base_tables(ctx: GovernContext) -> list[exp.Table]:
     seen: set[int] = set()
     for scope in traverse_scope(ctx.root):
         for source in scope.sources.values():
-            if isinstance(source, exp.Table) and id(source) not in seen:
-                if ctx.schema.table(source.name) is not None:
-                    seen.add(id(source))
-                    out.append(source)
+            if (
+                isinstance(source, exp.Table)
+                and id(source) not in seen
+                and ctx.schema.table(source.name) is not None
+            ):
+                seen.add(id(source))
+                out.append(source)
     return out
 
 
@@ -46,21 +50,31 @@ def row_filters_and_masks(ctx: GovernContext) -> None:
         if not filters and not masks:
             continue
         known = {c.lower() for c in table.column_names}
-        projections: list[exp.Expression] = []
+        projections: list[exp.Expr] = []
         for name in visible:
             column = exp.column(name, quoted=True)
-            bound = masks.get(name)
-            if bound is None:
+            mask = masks.get(name)
+            if mask is None:
                 projections.append(column)
             else:
-                projections.append(exp.alias_(bound.expression.copy(), name, quoted=True))
-                ctx.masks.setdefault(table.name, {})[name] = bound.expression.sql(
+                problem = unfaithful(mask.expression, ctx.target_dialect)
+                if problem is not None:
+                    raise deny(
+                        ctx,
+                        "sql.mask",
+                        f"the mask on column:{table.name}.{name} ({mask.rule.describe()}) would "
+                        f"not mask the same way on {ctx.target_dialect}: {problem[1]}. An "
+                        "administrator must rewrite the mask; nothing is returned until then",
+                        securable=f"column:{table.name}.{name}",
+                    )
+                projections.append(exp.alias_(mask.expression.copy(), name, quoted=True))
+                ctx.masks.setdefault(table.name, {})[name] = mask.expression.sql(
                     dialect=ctx.target_dialect
                 )
         inner = exp.select(*projections).from_(
             exp.Table(this=exp.to_identifier(table.name, quoted=True), db=ref.args.get("db"))
         )
-        predicates: list[exp.Expression] = []
+        predicates: list[exp.Expr] = []
         for bound in filters:
             unknown = [
                 c.name for c in bound.predicate.find_all(exp.Column) if c.name.lower() not in known
@@ -72,6 +86,16 @@ def row_filters_and_masks(ctx: GovernContext) -> None:
                     f"the row filter on table:{table.name} ({bound.rule.describe()}) names "
                     f"column {unknown[0]!r}, which the table does not have; an administrator "
                     "must fix the policy. Nothing is returned until then",
+                    securable=f"table:{table.name}",
+                )
+            problem = unfaithful(bound.predicate, ctx.target_dialect)
+            if problem is not None:
+                raise deny(
+                    ctx,
+                    "sql.row_filter",
+                    f"the row filter on table:{table.name} ({bound.rule.describe()}) would not "
+                    f"filter the same way on {ctx.target_dialect}: {problem[1]}. An "
+                    "administrator must rewrite it; nothing is returned until then",
                     securable=f"table:{table.name}",
                 )
             predicates.append(bound.predicate.copy())

@@ -11,7 +11,7 @@ from crossroads.tools.sql._context import GovernContext, deny
 __all__ = ["parse_single_statement", "read_only"]
 
 # Statement and clause types that change data, schema, session or server state.
-_FORBIDDEN: tuple[type[exp.Expression], ...] = (
+_FORBIDDEN: tuple[type[exp.Expr], ...] = (
     exp.Insert,
     exp.Update,
     exp.Delete,
@@ -42,7 +42,7 @@ _FORBIDDEN: tuple[type[exp.Expression], ...] = (
 _QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
 
 
-def _sqlite_double_quoted_strings(ctx: GovernContext, tree: exp.Expression) -> None:
+def _sqlite_double_quoted_strings(ctx: GovernContext, tree: exp.Expr) -> None:
     """SQLite reads a double-quoted word that names no column as a string literal
     (Spider's gold queries rely on it). Do the same, so such queries resolve."""
     known = {c.name.lower() for t in ctx.schema.tables.values() for c in t.columns}

@@ -1,4 +1,4 @@
-"""Data-driven governance cases (fixtures/governance.yaml) on a real SQLite database."""
+"""Data-driven governance cases (fixtures/governance.yaml) on real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import load_policy
 
 from crossroads.audit import AuditLog
 from crossroads.errors import PolicyViolation
-from crossroads.policy import Catalog
 from crossroads.tools.sql import GovernedSQL
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
@@ -24,10 +24,20 @@ def test_case_names_are_unique() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_governance_case(
-    case: dict[str, Any], governed: GovernedSQL, catalog: Catalog, audit: AuditLog
-) -> None:
+def test_governance_case(case: dict[str, Any], backend_url: str, audit: AuditLog) -> None:
+    backend = backend_url.split(":", 1)[0].split("+")[0].replace("postgresql", "postgres")
+    if case.get("only", backend) != backend:
+        pytest.skip(f"{case['only']}-only case")
+    from crossroads.connectors import SQLDatabase
+
+    catalog = load_policy(case.get("policy", "policy.yaml"))
     principal = catalog.principal(case["as"])
+    with SQLDatabase(backend_url) as db:
+        governed = GovernedSQL(db, catalog, audit=audit, max_rows=4)
+        _check(case, governed, principal, audit)
+
+
+def _check(case: dict[str, Any], governed: GovernedSQL, principal: Any, audit: AuditLog) -> None:
     if "deny" in case:
         with pytest.raises(PolicyViolation) as info:
             governed.run(case["sql"], principal)
