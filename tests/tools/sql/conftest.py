@@ -13,9 +13,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from crossroads.audit import AuditLog
-from crossroads.policy import Catalog
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 SCHEMA = [
     "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT, ssn TEXT, region TEXT)",
@@ -30,11 +27,6 @@ SCHEMA = [
     "INSERT INTO orders VALUES (1, 'EU'), (2, 'US'), (3, 'APAC'), (4, 'US')",
     "INSERT INTO ssn_lookup VALUES ('123-45-1111', 'Ann')",
 ]
-
-
-def load_policy(name: str = "policy.yaml") -> Catalog:
-    """A policy file from fixtures/."""
-    return Catalog.from_yaml(FIXTURES / name)
 
 
 @pytest.fixture
@@ -58,9 +50,13 @@ def pg_gov_url(pg_url: str) -> Iterator[str]:
         conn.execute(text(f"SET search_path TO {schema}"))
         for statement in SCHEMA:
             conn.execute(text(statement))
-    engine.dispose()
     url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import load_policy
 
 from crossroads.audit import AuditLog
+from crossroads.connectors import SQLDatabase
 from crossroads.errors import PolicyViolation
+from crossroads.policy import Catalog, Principal
 from crossroads.tools.sql import GovernedSQL
 
-CASES: list[dict[str, Any]] = yaml.safe_load(
-    (Path(__file__).parent / "fixtures" / "governance.yaml").read_text()
-)
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES: list[dict[str, Any]] = yaml.safe_load((FIXTURES / "governance.yaml").read_text())
 
 
 def test_case_names_are_unique() -> None:
@@ -28,16 +28,16 @@ def test_governance_case(case: dict[str, Any], backend_url: str, audit: AuditLog
     backend = backend_url.split(":", 1)[0].split("+")[0].replace("postgresql", "postgres")
     if case.get("only", backend) != backend:
         pytest.skip(f"{case['only']}-only case")
-    from crossroads.connectors import SQLDatabase
-
-    catalog = load_policy(case.get("policy", "policy.yaml"))
+    catalog = Catalog.from_yaml(FIXTURES / case.get("policy", "policy.yaml"))
     principal = catalog.principal(case["as"])
     with SQLDatabase(backend_url) as db:
         governed = GovernedSQL(db, catalog, audit=audit, max_rows=4)
         _check(case, governed, principal, audit)
 
 
-def _check(case: dict[str, Any], governed: GovernedSQL, principal: Any, audit: AuditLog) -> None:
+def _check(
+    case: dict[str, Any], governed: GovernedSQL, principal: Principal, audit: AuditLog
+) -> None:
     if "deny" in case:
         with pytest.raises(PolicyViolation) as info:
             governed.run(case["sql"], principal)
