@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
@@ -46,6 +46,9 @@ from crossroads.connectors._sql_schema import (
 from crossroads.connectors.base import Column, QueryResult, Schema, Table
 from crossroads.errors import ConfigError, ConnectorError, SQLError
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIModule
+
 __all__ = ["SQLDatabase"]
 
 # How each dialect is asked for a plan without running the statement.
@@ -64,7 +67,10 @@ class SQLDatabase:
 
     ``max_rows`` and ``timeout_s`` are the defaults for :meth:`execute`;
     ``schema`` picks a database schema (namespace) other than the default one;
-    ``include_tables`` limits :meth:`schema` to those tables and views;
+    ``include_tables`` limits :meth:`schema` to those tables and views (it does
+    not restrict :meth:`execute`: which tables a principal may query is the
+    policy catalog's job; a name that does not exist raises ConfigError on the
+    first :meth:`schema` call);
     ``sample_rows`` is how many example rows :meth:`table_info` shows per table.
     """
 
@@ -246,7 +252,8 @@ class SQLDatabase:
         except Exception as exc:
             if not self._is_driver_error(exc):
                 raise  # crossroads errors from the guard, or a bug
-            if self._engines.reader.dialect.is_disconnect(exc, raw.dbapi_connection, None):
+            dialect = self._engines.reader.dialect
+            if dialect.is_disconnect(cast("DBAPIModule.Error", exc), raw.dbapi_connection, None):
                 raw.invalidate(exc)
                 raise self._connect_error(exc) from exc
             raise statement_error(sql, self.dialect, exc) from exc

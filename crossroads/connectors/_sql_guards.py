@@ -6,34 +6,21 @@ more existed). It turns the refusals it understands (a write in a read-only
 transaction, a cancelled statement) into crossroads errors and lets every
 other driver error through to the caller, which translates it.
 
-What each dialect guarantees:
+What each dialect guarantees (details in each guard's module):
 
-- **SQLite**: a database file is opened read-only (``file:PATH?mode=ro``); an
-  in-memory database, which cannot be reopened read-only, runs the statement
-  under ``PRAGMA query_only = ON``. For both, an authorizer denies ``ATTACH``,
-  ``DETACH``, ``VACUUM INTO`` (it attaches), temporary objects and turning
-  ``query_only`` off. A progress handler interrupts the statement at the
-  deadline (checked every few thousand VM instructions; ``busy_timeout`` bounds
-  lock waits).
-- **PostgreSQL** (psycopg 3): ``SET TRANSACTION READ ONLY`` with
-  ``SET LOCAL statement_timeout`` and ``lock_timeout``, rolled back after. The
-  server cancels at the limit. The statement is sent with the extended protocol,
-  which runs exactly one statement, so ``COMMIT; DROP …`` cannot escape the
-  transaction. Queries run through a server-side cursor (``DECLARE`` / ``FETCH``),
-  other statements stream row by row: neither pulls the whole result.
-- **MySQL / MariaDB**: ``SET SESSION TRANSACTION READ ONLY`` plus
-  ``START TRANSACTION READ ONLY`` (the session setting is what refuses DDL,
-  which would otherwise commit implicitly and run), rolled back after.
-  ``sql_select_limit`` stops the server after ``max_rows + 1`` rows. Timeout:
-  MariaDB's ``max_statement_time`` (every statement), MySQL's
-  ``max_execution_time`` (SELECT only); as a backstop a watchdog sends
-  ``KILL QUERY`` from another connection shortly after the limit. The driver
-  must not enable multi-statements (pymysql and mysqlclient do not by default).
-  Session settings are reset to the server defaults afterwards.
-- **Any other dialect**: the statement runs in the driver's implicit
-  transaction, which is always rolled back, and a watchdog calls the driver's
-  ``cancel()`` / ``interrupt()`` at the limit when the driver has one. That
-  undoes DML on transactional engines but does not stop DDL or engines without
+- **SQLite** (:mod:`._sql_guard_sqlite`): a read-only file connection, or
+  ``PRAGMA query_only`` in memory; an authorizer against ``ATTACH``, ``VACUUM
+  INTO`` and temporary objects; a progress handler interrupts at the deadline.
+- **PostgreSQL** (:mod:`._sql_guard_postgres`): a read-only transaction, always
+  rolled back, with server-side ``statement_timeout`` and ``lock_timeout``;
+  exactly one statement per call (psycopg's extended protocol).
+- **MySQL / MariaDB** (:mod:`._sql_guard_mysql`): a read-only session and
+  transaction, always rolled back; server-side row cap and statement timer, and
+  a ``KILL QUERY`` backstop.
+- **Any other dialect** (:class:`GenericGuard`): the driver's implicit
+  transaction, always rolled back, and a watchdog that calls the driver's
+  ``cancel()`` / ``interrupt()`` at the limit when it has one. That undoes DML
+  on transactional engines but does not stop DDL or engines without
   transactions: give such targets a database account that can only read.
 
 None of this replaces least privilege: a read-only account remains the
@@ -42,24 +29,18 @@ strongest guarantee; the guards make a wrong statement fail even without one.
 
 from __future__ import annotations
 
-import re
-import sqlite3
 import threading
-import time
-from collections.abc import Callable, Generator, Iterator
-from contextlib import closing, contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from crossroads.connectors._sql_errors import read_only_error, timeout_error
+from crossroads.connectors._sql_errors import timeout_error
 
-if TYPE_CHECKING:
-    import psycopg
-
-__all__ = ["Fetched", "Guard", "guard_for"]
+__all__ = ["Fetched", "GenericGuard", "Guard", "Watchdog", "fetch", "guard_for", "then"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +62,19 @@ class Guard(Protocol):
 
 def guard_for(engine: Engine, *, memory: bool) -> Guard:
     """The guard for ``engine``'s dialect (``memory``: an in-memory SQLite database)."""
+    # One module per dialect, imported when that dialect is used.
     name = engine.dialect.name
     if name == "sqlite":
+        from crossroads.connectors._sql_guard_sqlite import SQLiteGuard
+
         return SQLiteGuard(memory=memory)
     if name == "postgresql":
+        from crossroads.connectors._sql_guard_postgres import PostgresGuard
+
         return PostgresGuard()
     if name in ("mysql", "mariadb"):
+        from crossroads.connectors._sql_guard_mysql import MySQLGuard
+
         return MySQLGuard(engine)
     return GenericGuard()
 
@@ -164,243 +152,6 @@ class Watchdog:
         if self._timer is not None:
             self._timer.cancel()
             self._timer.join()  # a cancel in flight finishes before the connection is reused
-
-
-# --- SQLite --------------------------------------------------------------------------------
-
-_SQLITE_READONLY, _SQLITE_INTERRUPT, _SQLITE_AUTH = 8, 9, 23
-_PROGRESS_STEPS = 5_000
-_SQLITE_DENIED = frozenset(
-    {
-        sqlite3.SQLITE_ATTACH,
-        sqlite3.SQLITE_DETACH,
-        sqlite3.SQLITE_CREATE_TEMP_INDEX,
-        sqlite3.SQLITE_CREATE_TEMP_TABLE,
-        sqlite3.SQLITE_CREATE_TEMP_TRIGGER,
-        sqlite3.SQLITE_CREATE_TEMP_VIEW,
-    }
-)
-
-
-def _sqlite_authorize(
-    action: int, arg1: str | None, arg2: str | None, _db: str | None, _source: str | None
-) -> int:
-    if action in _SQLITE_DENIED:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "query_only" and arg2:
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
-
-
-class SQLiteGuard:
-    """Read-only file connection (or ``query_only`` in memory), authorizer, progress handler."""
-
-    __slots__ = ("memory",)
-
-    def __init__(self, *, memory: bool) -> None:
-        self.memory = memory
-
-    def run(self, conn: sqlite3.Connection, sql: str, max_rows: int, timeout_s: float) -> Fetched:
-        """Run ``sql`` on a connection the engine opened read-only (or in memory)."""
-        deadline = time.monotonic() + timeout_s
-        fired = False
-
-        def progress() -> int:
-            nonlocal fired
-            if time.monotonic() >= deadline:
-                fired = True
-                return 1  # non-zero: interrupt the statement
-            return 0
-
-        restore_query_only = False
-        if self.memory:
-            restore_query_only = not conn.execute("PRAGMA query_only").fetchone()[0]
-            conn.execute("PRAGMA query_only = ON")
-        else:
-            conn.execute(f"PRAGMA busy_timeout = {max(1, round(timeout_s * 1000))}")
-        conn.set_authorizer(_sqlite_authorize)
-        conn.set_progress_handler(progress, _PROGRESS_STEPS)
-        cur = conn.cursor()
-        with then(
-            cur.close,
-            lambda: conn.set_progress_handler(None, 0),
-            lambda: conn.set_authorizer(None),
-            conn.rollback,
-            lambda: restore_query_only and conn.execute("PRAGMA query_only = OFF"),
-        ):
-            try:
-                cur.execute(sql)
-                return fetch(cur, max_rows)
-            except sqlite3.Error as exc:
-                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-                if fired or code == _SQLITE_INTERRUPT:
-                    raise timeout_error(sql, timeout_s) from exc
-                if code in (_SQLITE_READONLY, _SQLITE_AUTH):
-                    raise read_only_error(sql, exc) from exc
-                raise
-
-
-# --- PostgreSQL ----------------------------------------------------------------------------
-
-_PG_QUERY_CANCELED, _PG_LOCK_NOT_AVAILABLE = "57014", "55P03"
-_PG_READ_ONLY, _PG_NOT_SUPPORTED = "25006", "0A000"
-_QUERY_KEYWORDS = frozenset({"select", "with", "values", "table"})
-_SKIP = re.compile(r"(?:\s+|\(|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))", re.DOTALL)
-_WORD = re.compile(r"[A-Za-z]+")
-
-
-def first_keyword(sql: str) -> str:
-    """The first keyword of ``sql``, lower-cased, after comments, spaces and ``(``."""
-    pos = 0
-    while m := _SKIP.match(sql, pos):
-        if m.end() == pos:
-            break
-        pos = m.end()
-    word = _WORD.match(sql, pos)
-    return word.group(0).lower() if word else ""
-
-
-class PostgresGuard:
-    """Read-only transaction with server-side statement and lock timeouts (psycopg 3)."""
-
-    __slots__ = ()
-
-    def run(
-        self, conn: psycopg.Connection[Any], sql: str, max_rows: int, timeout_s: float
-    ) -> Fetched:
-        """Run ``sql`` in a read-only transaction that is always rolled back."""
-        import psycopg
-
-        autocommit = conn.autocommit
-        if autocommit:  # an AUTOCOMMIT engine: a transaction is needed for SET LOCAL
-            conn.autocommit = False
-
-        def restore() -> None:
-            if autocommit:
-                conn.autocommit = True
-
-        with then(conn.rollback, restore):
-            try:
-                return self._run(conn, sql, max_rows, timeout_s)
-            except psycopg.Error as exc:
-                state = exc.sqlstate
-                if state == _PG_QUERY_CANCELED:
-                    raise timeout_error(sql, timeout_s, "statement_timeout") from exc
-                if state == _PG_LOCK_NOT_AVAILABLE:
-                    raise timeout_error(sql, timeout_s, "waiting for a lock") from exc
-                if state == _PG_READ_ONLY or (
-                    state == _PG_NOT_SUPPORTED and "data-modifying" in str(exc)
-                ):
-                    raise read_only_error(sql, exc) from exc
-                if (
-                    state is None
-                    and isinstance(exc, psycopg.ProgrammingError)
-                    and "didn't produce a result" in str(exc)
-                ):
-                    # psycopg's own complaint that a streamed statement returned no
-                    # rows (SET, COMMIT …): no result set, not a failure.
-                    return Fetched((), [], False)
-                raise
-
-    @staticmethod
-    def _run(conn: psycopg.Connection[Any], sql: str, max_rows: int, timeout_s: float) -> Fetched:
-        ms = max(1, round(timeout_s * 1000))
-        with conn.cursor() as setup:  # our own fixed text: the simple protocol is fine
-            setup.execute(
-                "SET TRANSACTION READ ONLY; "
-                f"SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}"
-            )
-        if first_keyword(sql) in _QUERY_KEYWORDS:
-            with conn.cursor(name="crossroads_read") as cur:
-                cur.execute(sql)
-                return fetch(cur, max_rows)
-        with conn.cursor() as cur:
-            return _stream(cur, sql, max_rows)
-
-
-def _stream(cur: psycopg.Cursor[Any], sql: str, max_rows: int) -> Fetched:
-    """Stream a non-query statement (EXPLAIN, SHOW …) row by row, stopping after the cap."""
-    rows: list[tuple[Any, ...]] = []
-    # A generator underneath: closing it cancels what still runs server-side.
-    stream = cast("Generator[Any, None, None]", cur.stream(sql))
-    with closing(stream):
-        for row in stream:
-            rows.append(tuple(row))
-            if len(rows) > max_rows:
-                break
-    columns = tuple(d.name for d in cur.description or ())
-    return Fetched(columns, rows[:max_rows], len(rows) > max_rows)
-
-
-# --- MySQL / MariaDB -----------------------------------------------------------------------
-
-_MY_READ_ONLY = frozenset({1792, 1290})  # read-only transaction; server --read-only
-_MY_TIMEOUT = {1969: "max_statement_time", 3024: "max_execution_time", 1205: "lock wait"}
-_MY_INTERRUPTED = 1317
-_KILL_GRACE_S = 0.5
-
-
-class MySQLGuard:
-    """Read-only session and transaction, server-side row cap and timer, KILL QUERY backstop."""
-
-    __slots__ = ("_engine", "server_timer")
-
-    def __init__(self, engine: Engine, *, server_timer: bool = True) -> None:
-        self._engine = engine
-        self.server_timer = server_timer
-        """Whether to set the server's statement timer (the KILL QUERY backstop always runs)."""
-
-    def run(self, conn: Any, sql: str, max_rows: int, timeout_s: float) -> Fetched:
-        """Run ``sql`` in a read-only transaction that is always rolled back."""
-        mariadb = bool(getattr(self._engine.dialect, "is_mariadb", False))
-        timer = "max_statement_time" if mariadb else "max_execution_time"
-        thread_id = getattr(conn, "thread_id", None)
-        tid = int(thread_id()) if callable(thread_id) else None
-
-        def kill() -> None:
-            if tid is not None:
-                with self._engine.connect() as other:
-                    other.exec_driver_sql(f"KILL QUERY {tid:d}")
-
-        cur = conn.cursor()
-        with then(
-            conn.rollback,
-            lambda: cur.execute("SET SESSION TRANSACTION READ WRITE"),
-            lambda: cur.execute(
-                f"SET SESSION sql_select_limit = DEFAULT, SESSION {timer} = DEFAULT"
-            ),
-            cur.close,
-        ):
-            cur.execute("SET SESSION TRANSACTION READ ONLY")
-            limits = [f"SESSION sql_select_limit = {max_rows + 1}"]
-            if self.server_timer:
-                if mariadb:
-                    limits.append(f"SESSION max_statement_time = {timeout_s:.3f}")
-                else:
-                    limits.append(f"SESSION max_execution_time = {max(1, round(timeout_s * 1000))}")
-            cur.execute("SET " + ", ".join(limits))
-            cur.execute("START TRANSACTION READ ONLY")
-            with Watchdog(timeout_s + _KILL_GRACE_S, kill if tid is not None else None) as dog:
-                try:
-                    cur.execute(sql)
-                    fetched = fetch(cur, max_rows)
-                except Exception as exc:
-                    errno = _errno(exc)
-                    if errno in _MY_TIMEOUT:
-                        raise timeout_error(sql, timeout_s, _MY_TIMEOUT[errno]) from exc
-                    if dog.fired and errno == _MY_INTERRUPTED:
-                        raise timeout_error(sql, timeout_s, "KILL QUERY") from exc
-                    if errno in _MY_READ_ONLY:
-                        raise read_only_error(sql, exc) from exc
-                    raise
-            if dog.fired:  # a killed SLEEP() returns 1 instead of failing
-                raise timeout_error(sql, timeout_s, "KILL QUERY")
-            return fetched
-
-
-def _errno(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
 
 
 # --- anything else -------------------------------------------------------------------------
