@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, cast
 
 from sqlglot import exp
@@ -51,7 +52,7 @@ class Catalog:
 
     def __init__(self) -> None:
         self._principals: dict[str, Principal] = {}
-        self._grants: list[Grant] = []
+        self._grants: dict[Grant, Grant] = {}  # ordered; each grant maps to itself
         self._row_filters: list[RowFilter] = []
         self._masks: list[ColumnMask] = []
         self._index: GrantIndex | None = None
@@ -93,10 +94,10 @@ class Catalog:
     ) -> Grant:
         """Grant ``privilege`` on ``on`` to ``to``; granting the same thing twice is a no-op."""
         new = Grant(privilege=privilege, on=on, to=to, where=where)
-        for existing in self._grants:
-            if existing == new:
-                return existing
-        self._grants.append(new)
+        existing = self._grants.get(new)
+        if existing is not None:
+            return existing
+        self._grants[new] = new
         self._changed()
         return new
 
@@ -129,7 +130,7 @@ class Catalog:
             )
         if not found:
             raise ConfigError(self._nothing_to_revoke(wanted))
-        self._grants.remove(found[0])
+        del self._grants[found[0]]
         self._changed()
         return found[0]
 
@@ -146,7 +147,9 @@ class Catalog:
             if g.privilege == wanted.privilege and g.to in names and _covers(g.on, wanted.on)
         ]
         if still:
-            via = "; ".join(f"{g.privilege} on {g.on} is granted to {g.to}" for g in still)
+            via = "; ".join(
+                g.describe().replace(f" to {g.to}", f" is granted to {g.to}", 1) for g in still
+            )
             return (
                 f"{head}; {via}. To take {wanted.privilege} away from {wanted.to}, revoke "
                 "those grants (or remove it from the groups they name)"
@@ -213,8 +216,8 @@ class Catalog:
 
     @property
     def principals(self) -> Mapping[str, Principal]:
-        """The registered principals by id (a read-only copy)."""
-        return dict(self._principals)
+        """The registered principals by id (a read-only view)."""
+        return MappingProxyType(self._principals)
 
     def principal(self, id: str) -> Principal:
         """The registered principal ``id``; :class:`ConfigError` (with a suggestion) if unknown."""
@@ -251,7 +254,7 @@ class Catalog:
         if not isinstance(principal, Principal):
             raise TypeError(f"expected a Principal, got {type(principal).__name__}")
         if self._index is None:
-            self._index = index_grants(self._grants)
+            self._index = index_grants(list(self._grants))
         if len(self._views) >= _MAX_VIEWS:
             self._views.clear()
         view = PrincipalView(principal, self._index, self._row_filters, self._masks)
@@ -277,8 +280,9 @@ class Catalog:
         grant = view.decide(priv, target)
         if grant is not None:
             return grant
-        if target.kind == "collection":
-            build_document_filter(principal, target, view.grants("READ", "collection"))
+        if target.kind == "collection":  # explains rules whose attributes the principal lacks
+            rules = [g for g in view.grants("READ", "collection") if g.on.matches(target)]
+            build_document_filter(principal, target, rules)
         raise self._denial(view, priv, target)
 
     def _denial(self, view: PrincipalView, privilege: str, target: Securable) -> PolicyViolation:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,7 +36,14 @@ from pydantic import ValidationError
 from crossroads.errors import ConfigError
 from crossroads.policy._principal import Principal
 from crossroads.policy._rules import freeze_where
-from crossroads.policy._schema import Loc, PolicyModel, describe_error, key_path
+from crossroads.policy._schema import (
+    ColumnMaskEntry,
+    Loc,
+    PolicyModel,
+    RowFilterEntry,
+    describe_error,
+    key_path,
+)
 from crossroads.policy._securable import (
     PRIVILEGES,
     SECURABLE_KINDS,
@@ -76,22 +83,25 @@ class _Problems:
     def __init__(self, source: str | None, root: yaml.Node | None) -> None:
         self.source = source
         self.root = root
-        self.found: list[tuple[Loc, str]] = []
+        self.found: list[tuple[int | None, str, str]] = []  # line, key path, message
+
+    def add(self, loc: Loc, message: str, *, line: int | None = None) -> None:
+        """Record a problem at ``loc`` (on ``line``, else the line ``loc`` leads to)."""
+        self.found.append((line or _line_of(self.root, loc), key_path(loc), message))
 
     def attempt(self, loc: Loc, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """``fn(*args, **kwargs)``, or ``None`` with its ConfigError recorded at ``loc``."""
         try:
             return fn(*args, **kwargs)
         except ConfigError as err:
-            self.found.append((loc, err.reason))
+            self.add(loc, err.reason)
             return None
 
     def raise_if_any(self) -> None:
+        """Raise one ConfigError for everything found, the first line first."""
         if not self.found:
             return
-        located = [(_line_of(self.root, loc), key_path(loc), msg) for loc, msg in self.found]
-        if self.root is not None:
-            located.sort(key=lambda item: item[0] or 0)
+        located = sorted(self.found, key=lambda item: item[0] or 0)
         line, key, message = located[0]
         if len(located) > 1:
             where = f"{self.source}:" if self.source else "line "
@@ -123,24 +133,24 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
     return line + 1
 
 
-def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+def _duplicate_keys(problems: _Problems, node: yaml.Node, loc: Loc = ()) -> None:
+    """Record mapping keys written twice (YAML itself silently keeps the last)."""
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key, value in node.value:
-            name = str(key.value)
+            name, line = str(key.value), key.start_mark.line + 1
             if name in seen:
-                yield (
+                problems.add(
                     (*loc, name),
-                    (
-                        f"the key {name!r} appears twice here (first on line {seen[name]}); "
-                        "YAML would keep only the last one, so merge the two"
-                    ),
+                    f"the key {name!r} appears twice here (first on line {seen[name]}); "
+                    "YAML would keep only the last one, so merge the two",
+                    line=line,
                 )
-            seen.setdefault(name, key.start_mark.line + 1)
-            yield from _duplicate_keys(value, (*loc, name))
+            seen.setdefault(name, line)
+            _duplicate_keys(problems, value, (*loc, name))
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*loc, i))
+            _duplicate_keys(problems, item, (*loc, i))
 
 
 _SECTION_OF = {
@@ -188,11 +198,12 @@ def _privilege(text: str, securable: Securable | None, only: str | None) -> str:
 def _build(catalog: Catalog, data: Any, source: str | None, root: yaml.Node | None) -> Catalog:
     problems = _Problems(source, root)
     if root is not None:
-        problems.found.extend(_duplicate_keys(root))
+        _duplicate_keys(problems, root)
     try:
         policy = PolicyModel.model_validate(data)
     except ValidationError as err:
-        problems.found.extend(describe_error(e) for e in err.errors())
+        for error in err.errors():
+            problems.add(*describe_error(error))
         problems.raise_if_any()
         raise  # unreachable: a ValidationError always carries errors
     problems.raise_if_any()
@@ -224,34 +235,36 @@ def _build(catalog: Catalog, data: Any, source: str | None, root: yaml.Node | No
             for grantee in to:
                 attempt(loc, catalog.grant, privilege, on=on, to=grantee, where=where)
 
-    for i, rf in enumerate(policy.row_filters):
-        loc = ("row_filters", i)
-        on = attempt((*loc, "on"), _typed, rf.on, frozenset({"table"}), None)
-        what = f"row filter on {rf.on}"
-        ok = attempt(
-            (*loc, "where"), parse_sql_expression, rf.where, what=what, example=ROW_FILTER_EXAMPLE
-        )
-        to, except_ = (
-            _grantees(attempt, (*loc, "to"), rf.to),
-            _grantees(attempt, (*loc, "except"), rf.except_, allow_empty=True),
-        )
-        if on and ok and to is not None and except_ is not None:
-            attempt(loc, catalog.add_row_filter, on, rf.where, to=to, except_=except_)
-
-    for i, cm in enumerate(policy.column_masks):
-        loc = ("column_masks", i)
-        on = attempt((*loc, "on"), _typed, cm.on, frozenset({"column"}), None)
-        what = f"column mask on {cm.on}"
-        ok = attempt((*loc, "mask"), parse_sql_expression, cm.mask, what=what, example=MASK_EXAMPLE)
-        to, except_ = (
-            _grantees(attempt, (*loc, "to"), cm.to),
-            _grantees(attempt, (*loc, "except"), cm.except_, allow_empty=True),
-        )
-        if on and ok and to is not None and except_ is not None:
-            attempt((*loc, "on"), catalog.add_column_mask, on, cm.mask, to=to, except_=except_)
-
+    _load_rules(problems, "row_filters", policy.row_filters, catalog.add_row_filter)
+    _load_rules(problems, "column_masks", policy.column_masks, catalog.add_column_mask)
     problems.raise_if_any()
     return catalog
+
+
+def _load_rules(
+    problems: _Problems,
+    section: str,
+    entries: Sequence[RowFilterEntry | ColumnMaskEntry],
+    add: Callable[..., object],
+) -> None:
+    """Check and add row filters (``where``) or column masks (``mask``), each key on its own."""
+    kind, key, example = (
+        ("table", "where", ROW_FILTER_EXAMPLE)
+        if section == "row_filters"
+        else ("column", "mask", MASK_EXAMPLE)
+    )
+    attempt = problems.attempt
+    for i, entry in enumerate(entries):
+        loc: Loc = (section, i)
+        text = entry.where if isinstance(entry, RowFilterEntry) else entry.mask
+        on = attempt((*loc, "on"), _typed, entry.on, frozenset({kind}), None)
+        what = f"{'row filter' if kind == 'table' else 'column mask'} on {entry.on}"
+        parsed = attempt((*loc, key), parse_sql_expression, text, what=what, example=example)
+        to = _grantees(attempt, (*loc, "to"), entry.to)
+        except_ = _grantees(attempt, (*loc, "except"), entry.except_, allow_empty=True)
+        if on and parsed and to is not None and except_ is not None:
+            # what is left to find (a second mask on one column) is about the securable
+            attempt((*loc, "on"), add, on, text, to=to, except_=except_)
 
 
 def _grantees(

@@ -188,8 +188,8 @@ def describe_error(error: ErrorDetails) -> tuple[Loc, str]:
     """Where a pydantic error points (``[key]`` steps dropped) and what it means, in plain words."""
     loc: Loc = tuple(p for p in error["loc"] if p != "[key]")
     kind, value = error["type"], error.get("input")
-    if error["loc"][-1:] == ("[key]",):
-        return loc, f"keys here must be strings, got {_what(value)}; quote the key"
+    if error["loc"][-1:] == ("[key]",):  # a mapping key that is not a string: 123: {...}
+        return (*loc[:-1], str(loc[-1])), f"keys here must be strings, got {_what(value)}; quote it"
     if kind == "extra_forbidden":
         key = str(loc[-1])
         model = _model_at(loc[:-1])

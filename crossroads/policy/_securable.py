@@ -85,10 +85,12 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern.casefold()))
 
 
+@lru_cache(maxsize=65536)
 def _match_name(pattern: str, name: str) -> bool:
     return _compile(pattern).match(name.casefold()) is not None
 
 
+@lru_cache(maxsize=65536)
 def _match_table(pattern: str, table: str) -> bool:
     """Match a table pattern against a table name by the table's trailing dotted parts."""
     wanted = pattern.count(".") + 1
@@ -98,7 +100,7 @@ def _match_table(pattern: str, table: str) -> bool:
     return _match_name(pattern, ".".join(parts[-wanted:]))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 class Securable:
     """A governed object, ``KIND:NAME``; the name may be an fnmatch pattern.
 
@@ -117,6 +119,11 @@ class Securable:
     """``kind:name`` case-folded: what equality, hashing and lookups use."""
 
     def __post_init__(self) -> None:
+        if self.kind not in SECURABLE_KINDS or not self.name:
+            raise ConfigError(
+                f"Securable(kind={self.kind!r}, name={self.name!r}) is not a securable; "
+                "use Securable.parse('KIND:NAME'), which validates and explains"
+            )
         object.__setattr__(self, "key", f"{self.kind}:{self.name}".casefold())
 
     @classmethod
@@ -124,42 +131,12 @@ class Securable:
         """Parse and validate ``KIND:NAME``; raise :class:`ConfigError` saying how to fix it."""
         if isinstance(text, Securable):
             return text
-        if not isinstance(text, str):
-            raise ConfigError(
-                f"a securable must be a string KIND:NAME such as 'table:sales', "
-                f"got {type(text).__name__} {text!r}"
-            )
-        kind, sep, name = text.strip().partition(":")
-        kind, name = kind.strip().lower(), name.strip()
-        kinds = ", ".join(SECURABLE_KINDS)
-        if not sep:
-            raise ConfigError(
-                f"securable {text!r} has no kind; write it as KIND:NAME, "
-                f"e.g. 'table:{text.strip()}' (kinds: {kinds})"
-            )
-        if kind not in SECURABLE_KINDS:
-            raise ConfigError(
-                f"unknown securable kind {kind!r} in {text!r}; "
-                f"{did_you_mean(kind, SECURABLE_KINDS)}the kinds are: {kinds}"
-            )
-        if not name:
-            raise ConfigError(
-                f"securable {text!r} has an empty name; write e.g. {_EXAMPLES[kind]!r}, "
-                f"or {kind}:* for every {kind}"
-            )
-        if kind == "column":
-            table, dot, column = name.rpartition(".")
-            if not dot or not table.strip() or not column.strip():
-                raise ConfigError(
-                    f"column securable {text!r} needs a table and a column part: write "
-                    "column:TABLE.COLUMN, e.g. 'column:patients.ssn', 'column:patients.*' "
-                    "or 'column:*.ssn'"
-                )
-        if kind in ("table", "column") and any(not part.strip() for part in name.split(".")):
-            raise ConfigError(
-                f"securable {text!r} has an empty dotted part; write e.g. {_EXAMPLES[kind]!r}"
-            )
-        return cls(kind=kind, name=name)
+        if isinstance(text, str):
+            return _parse_text(text)
+        raise ConfigError(
+            f"a securable must be a string KIND:NAME such as 'table:sales', "
+            f"got {type(text).__name__} {text!r}"
+        )
 
     @classmethod
     def column_of(cls, table: str, column: str) -> Securable:
@@ -222,6 +199,42 @@ class Securable:
                 self.column, target.column
             )
         return _match_name(self.name, target.name)
+
+
+@lru_cache(maxsize=8192)
+def _parse_text(text: str) -> Securable:
+    """Parse ``KIND:NAME`` (cached: securables are immutable)."""
+    kind, sep, name = text.strip().partition(":")
+    kind, name = kind.strip().lower(), name.strip()
+    kinds = ", ".join(SECURABLE_KINDS)
+    if not sep:
+        raise ConfigError(
+            f"securable {text!r} has no kind; write it as KIND:NAME, "
+            f"e.g. 'table:{text.strip()}' (kinds: {kinds})"
+        )
+    if kind not in SECURABLE_KINDS:
+        raise ConfigError(
+            f"unknown securable kind {kind!r} in {text!r}; "
+            f"{did_you_mean(kind, SECURABLE_KINDS)}the kinds are: {kinds}"
+        )
+    if not name:
+        raise ConfigError(
+            f"securable {text!r} has an empty name; write e.g. {_EXAMPLES[kind]!r}, "
+            f"or {kind}:* for every {kind}"
+        )
+    if kind == "column":
+        table, dot, column = name.rpartition(".")
+        if not dot or not table.strip() or not column.strip():
+            raise ConfigError(
+                f"column securable {text!r} needs a table and a column part: write "
+                "column:TABLE.COLUMN, e.g. 'column:patients.ssn', 'column:patients.*' "
+                "or 'column:*.ssn'"
+            )
+    if kind in ("table", "column") and any(not part.strip() for part in name.split(".")):
+        raise ConfigError(
+            f"securable {text!r} has an empty dotted part; write e.g. {_EXAMPLES[kind]!r}"
+        )
+    return Securable(kind=kind, name=name)
 
 
 def parse_privilege(privilege: str) -> str:

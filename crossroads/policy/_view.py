@@ -2,7 +2,7 @@
 
 A catalog builds a :class:`PrincipalView` the first time a principal asks and
 drops every view on any mutation. The view holds only the grants whose grantee
-names the principal, indexed by grantee and by (privilege, kind), so a question
+names the principal, indexed by grantee, (privilege, kind) and literal name, so a question
 scans a handful of grants instead of the whole catalog.
 """
 
@@ -16,10 +16,45 @@ from crossroads.policy._principal import Principal
 from crossroads.policy._rules import ColumnMask, Grant, RowFilter
 from crossroads.policy._securable import Securable
 
-__all__ = ["GrantIndex", "PrincipalView", "grantees_of", "index_grants"]
+__all__ = ["Bucket", "GrantIndex", "PrincipalView", "grantees_of", "index_grants"]
 
-GrantIndex = Mapping[str, Mapping[tuple[str, str], Sequence[Grant]]]
-"""grantee → (privilege, kind) → grants, in declaration order."""
+
+def _name_key(kind: str, name: str) -> str:
+    """What literal names are indexed by: a table's bare name, or the whole name."""
+    if kind in ("table", "column"):
+        return name.rpartition(".")[2].casefold()
+    return name.casefold()
+
+
+class Bucket:
+    """The grants of one privilege on one kind to one grantee, literal names indexed."""
+
+    __slots__ = ("grants", "literal", "patterns")
+
+    def __init__(self) -> None:
+        self.grants: list[Grant] = []
+        self.literal: defaultdict[str, list[Grant]] = defaultdict(list)
+        self.patterns: list[Grant] = []
+
+    def add(self, grant: Grant) -> None:
+        """Add a grant, indexed by its (table) name unless that holds a wildcard."""
+        self.grants.append(grant)
+        on = grant.on
+        name = on.table if on.kind in ("table", "column") else on.name
+        if any(c in name for c in "*?["):
+            self.patterns.append(grant)
+        else:
+            self.literal[_name_key(on.kind, name)].append(grant)
+
+    def candidates(self, kind: str, name: str) -> list[Grant]:
+        """Grants that may match ``name`` (a table name for table and column grants)."""
+        return self.literal.get(_name_key(kind, name), []) + self.patterns
+
+
+GrantIndex = Mapping[str, Mapping[tuple[str, str], Bucket]]
+"""grantee → (privilege, kind) → grants."""
+
+_EMPTY = Bucket()
 
 
 def grantees_of(principal: Principal) -> tuple[str, ...]:
@@ -35,6 +70,7 @@ class _ColumnAccess:
     column_grants: tuple[Grant, ...]
 
     def grant_for(self, column: str) -> Grant | None:
+        """The grant through which this grantee sees ``column``, if any."""
         if not self.column_grants:
             return self.table_grant
         return next((g for g in self.column_grants if g.on.matches_column(column)), None)
@@ -53,7 +89,7 @@ class PrincipalView:
         masks: Sequence[ColumnMask],
     ) -> None:
         self.principal = principal
-        self._grants: dict[str, Mapping[tuple[str, str], Sequence[Grant]]] = {
+        self._grants: dict[str, Mapping[tuple[str, str], Bucket]] = {
             g: index[g] for g in grantees_of(principal) if g in index
         }
         self._row_filters = [f for f in row_filters if f.applies_to(principal)]
@@ -63,7 +99,11 @@ class PrincipalView:
 
     def grants(self, privilege: str, kind: str) -> list[Grant]:
         """Every grant of ``privilege`` on a ``kind`` securable that names the principal."""
-        return [g for by_kind in self._grants.values() for g in by_kind.get((privilege, kind), ())]
+        return [
+            g
+            for by_kind in self._grants.values()
+            for g in by_kind.get((privilege, kind), _EMPTY).grants
+        ]
 
     def column_access(self, table: str) -> tuple[_ColumnAccess, ...]:
         """Per matching grantee, its access to ``table`` (grantees without any left out)."""
@@ -73,9 +113,15 @@ class PrincipalView:
             return cached
         access: list[_ColumnAccess] = []
         for by_kind in self._grants.values():
-            tables = [g for g in by_kind.get(("SELECT", "table"), ()) if g.on.matches_table(table)]
+            tables = [
+                g
+                for g in by_kind.get(("SELECT", "table"), _EMPTY).candidates("table", table)
+                if g.on.matches_table(table)
+            ]
             columns = tuple(
-                g for g in by_kind.get(("SELECT", "column"), ()) if g.on.matches_table(table)
+                g
+                for g in by_kind.get(("SELECT", "column"), _EMPTY).candidates("column", table)
+                if g.on.matches_table(table)
             )
             if tables or columns:
                 access.append(_ColumnAccess(tables[0] if tables else None, columns))
@@ -106,10 +152,17 @@ class PrincipalView:
             grant = self.column_grant(securable.table, securable.column)
         else:
             attributes = self.principal.attributes
+            candidates = (
+                g
+                for by_kind in self._grants.values()
+                for g in by_kind.get((privilege, securable.kind), _EMPTY).candidates(
+                    securable.kind, securable.name
+                )
+            )
             grant = next(
                 (
                     g
-                    for g in self.grants(privilege, securable.kind)
+                    for g in candidates
                     if g.on.matches(securable) and all(a in attributes for a in g.attributes)
                 ),
                 None,
@@ -128,10 +181,10 @@ class PrincipalView:
 
 
 def index_grants(grants: Sequence[Grant]) -> GrantIndex:
-    """Index grants by grantee, then by (privilege, kind)."""
-    index: defaultdict[str, defaultdict[tuple[str, str], list[Grant]]] = defaultdict(
-        lambda: defaultdict(list)
+    """Index grants by grantee, then by (privilege, kind), then by literal name."""
+    index: defaultdict[str, defaultdict[tuple[str, str], Bucket]] = defaultdict(
+        lambda: defaultdict(Bucket)
     )
     for grant in grants:
-        index[grant.to][(grant.privilege, grant.on.kind)].append(grant)
+        index[grant.to][(grant.privilege, grant.on.kind)].add(grant)
     return {g: dict(by_kind) for g, by_kind in index.items()}
