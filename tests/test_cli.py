@@ -63,7 +63,8 @@ def test_tail_prints_the_last_events(log_path: Path, capsys: pytest.CaptureFixtu
     assert main(["audit", "tail", str(log_path), "-n", "2"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 2
-    assert "#4" in out[0] and "5 tokens" in out[0]
+    assert "#4" in out[0]
+    assert "5 tokens" in out[0]
     assert main(["audit", "tail", str(log_path), "-n", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["seq"] == 5
 
@@ -116,7 +117,8 @@ def test_sql_runs_as_a_principal(
     assert main([*args, "--as", "alice", sql]) == 0
     out = capsys.readouterr().out
     assert "WHERE region = 'EU'" in out
-    assert "EU" in out and "APAC" not in out.split("ran:")[1].split("\n", 1)[1]
+    assert "EU" in out
+    assert "APAC" not in out.split("ran:")[1].split("\n", 1)[1]
     assert main([*args, "--as", "bob", sql]) == 3
     assert "DENIED (default deny)" in capsys.readouterr().err
     assert main([*args, "--as", "alice", "--explain", "SELECT ssn FROM patients"]) == 0
@@ -128,7 +130,9 @@ def test_sql_unknown_principal_is_an_error(
     demo_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, policy = demo_files
-    code = main(["sql", "--policy", str(policy), "--db", f"sqlite:///{db}", "--as", "alcie", "SELECT 1"])
+    code = main(
+        ["sql", "--policy", str(policy), "--db", f"sqlite:///{db}", "--as", "alcie", "SELECT 1"]
+    )
     assert code == 2
     assert "alice" in capsys.readouterr().err  # the did-you-mean hint
 
@@ -139,4 +143,5 @@ def test_demo_runs_offline_and_verifies(tmp_path: Path, capsys: pytest.CaptureFi
     assert "DENIED [default deny]" in out
     assert "DENIED [sql.read_only]" in out
     assert "masked patients.ssn" in out
-    assert "OK:" in out and "hash chain intact" in out
+    assert "OK:" in out
+    assert "hash chain intact" in out

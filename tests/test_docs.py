@@ -16,7 +16,9 @@ def _commands() -> list[str]:
     parser = _parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, child in sub.choices.items():  # type: ignore[union-attr]
-        nested = [a for a in child._actions if getattr(a, "choices", None) and a.dest.endswith("_command")]
+        nested = [
+            a for a in child._actions if getattr(a, "choices", None) and a.dest.endswith("_command")
+        ]
         if nested:
             out += [f"crossroads {name} {n}" for n in nested[0].choices]  # type: ignore[union-attr]
         else:

@@ -280,9 +280,12 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
-                yield number, (
-                    f"incomplete last line ({len(raw)} bytes, no newline): "
-                    "a write was cut short by a crash"
+                yield (
+                    number,
+                    (
+                        f"incomplete last line ({len(raw)} bytes, no newline): "
+                        "a write was cut short by a crash"
+                    ),
                 )
                 return
             try:

@@ -127,9 +127,7 @@ class MemorySink:
 
     def verify(self) -> VerifyReport:
         """Check the kept chain."""
-        return check_chain(
-            ((e.seq, e.to_dict()) for e in self.read()), source=self.source
-        )
+        return check_chain(((e.seq, e.to_dict()) for e in self.read()), source=self.source)
 
     def close(self) -> None:
         """Nothing to release."""

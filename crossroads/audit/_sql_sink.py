@@ -80,10 +80,11 @@ class SQLSink:
         try:
             self._table.create(self._engine, checkfirst=True)
         except SQLAlchemyError as exc:
+            url = self._engine.url.render_as_string(hide_password=True)
             raise AuditError(
-                f"cannot create or open audit table {table!r} in "
-                f"{self._engine.url.render_as_string(hide_password=True)}: {exc.__class__.__name__}: "
-                f"{getattr(exc, 'orig', exc)}. Check the URL and that the user may create tables."
+                f"cannot create or open audit table {table!r} in {url}: "
+                f"{exc.__class__.__name__}: {getattr(exc, 'orig', exc)}. "
+                "Check the URL and that the user may create tables."
             ) from exc
 
     @property
@@ -150,10 +151,14 @@ class SQLSink:
     def _rows(self) -> Iterator[dict[str, Any]]:
         t = self._table
         try:
-            with self._engine.connect() as conn:
-                result = conn.execution_options(yield_per=1000).execute(
+            with (
+                self._engine.connect() as conn,
+                # closed even when the reader stops early (verify stops at the first bad
+                # row): an open server-side cursor on PostgreSQL warns when collected
+                conn.execution_options(yield_per=1000).execute(
                     select(t).order_by(t.c.seq)
-                )
+                ) as result,
+            ):
                 for row in result.mappings():
                     yield dict(row)
         except DBAPIError as exc:
@@ -174,11 +179,14 @@ class SQLSink:
             if not isinstance(body, dict):
                 yield int(row["seq"]), "the body is not a JSON object"
                 continue
-            # the indexed columns must say what the hashed body says
+            # the queryable columns must say what the hashed body says
             for column, key in (
                 ("seq", "seq"),
                 ("event_id", "event_id"),
                 ("trace_id", "trace_id"),
+                ("span_id", "span_id"),
+                ("parent_id", "parent_id"),
+                ("ts", "timestamp"),
                 ("kind", "kind"),
                 ("name", "name"),
                 ("stage", "stage"),
@@ -186,13 +194,27 @@ class SQLSink:
                 ("hash", "hash"),
             ):
                 if row[column] != body.get(key):
-                    yield int(row["seq"]), (
-                        f"column {column!r} ({row[column]!r}) differs from the hashed event "
-                        f"({body.get(key)!r}): the row was altered"
+                    yield (
+                        int(row["seq"]),
+                        (
+                            f"column {column!r} ({row[column]!r}) differs from the hashed event "
+                            f"({body.get(key)!r}): the row was altered"
+                        ),
                     )
                     return
             if row["principal_id"] != str((body.get("principal") or {}).get("id", "")):
                 yield int(row["seq"]), "column 'principal_id' differs from the hashed event"
+                return
+            decision = body.get("decision")
+            allowed = decision.get("allowed") if isinstance(decision, dict) else None
+            if row["allowed"] != allowed:
+                yield (
+                    int(row["seq"]),
+                    (
+                        f"column 'allowed' ({row['allowed']!r}) differs from the hashed event "
+                        f"({allowed!r}): the row was altered"
+                    ),
+                )
                 return
             yield int(row["seq"]), body
 

@@ -9,10 +9,10 @@ the test double.
 
 from crossroads.connectors.llm._anthropic import AnthropicChat
 from crossroads.connectors.llm._gateway import LLMGateway
-from crossroads.errors import LLMConnectionError
 from crossroads.connectors.llm._limits import RateLimit, TokenBudget
 from crossroads.connectors.llm._openai import OpenAIChat
 from crossroads.connectors.llm._scripted import ScriptedLLM, ScriptedReply
+from crossroads.errors import LLMConnectionError
 
 __all__ = [
     "AnthropicChat",
