@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from crossroads.connectors.base import Completion, Message, Usage
-from crossroads.connectors.llm._http import ClientHolder, parse_json_text, post_json, redact
+from crossroads.connectors.llm._http import HTTPChat, parse_json_text, post_json, redact
 from crossroads.errors import LLMResponseError
 
 __all__ = ["AnthropicChat"]
@@ -58,7 +57,7 @@ def _tool_schema(schema: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     }, True
 
 
-class AnthropicChat:
+class AnthropicChat(HTTPChat):
     """A Claude model behind the Anthropic Messages API.
 
     ::
@@ -92,32 +91,22 @@ class AnthropicChat:
         headers: Mapping[str, str] | None = None,
         client: httpx.Client | None = None,
     ) -> None:
-        self._model = model
         self._api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
-        self._url = base_url.rstrip("/") + "/v1/messages"
-        self.timeout_s = timeout_s
         self.max_tokens = max_tokens
-        self._headers: dict[str, str] = {
+        sent: dict[str, str] = {
             "content-type": "application/json",
             "anthropic-version": anthropic_version,
         }
         if self._api_key:
-            self._headers["x-api-key"] = self._api_key
-        self._headers.update(headers or {})
-        self._client = ClientHolder(client)
-
-    @property
-    def model(self) -> str:
-        """The model identifier sent to the provider."""
-        return self._model
-
-    @property
-    def url(self) -> str:
-        """The full URL requests are POSTed to."""
-        return self._url
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._model!r}, url={self._url!r})"
+            sent["x-api-key"] = self._api_key
+        sent.update(headers or {})
+        super().__init__(
+            model,
+            url=base_url.rstrip("/") + "/v1/messages",
+            headers=sent,
+            timeout_s=timeout_s,
+            client=client,
+        )
 
     def complete(
         self,
@@ -217,18 +206,3 @@ class AnthropicChat:
             finish_reason=parsed.stop_reason,
             data=data,
         )
-
-    def close(self) -> None:
-        """Close the HTTP client this object made (a client passed in is left open)."""
-        self._client.close()
-
-    def __enter__(self) -> AnthropicChat:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -21,7 +21,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
@@ -35,6 +36,7 @@ from crossroads.errors import (
 
 __all__ = [
     "ClientHolder",
+    "HTTPChat",
     "estimate_tokens",
     "parse_json_text",
     "parse_retry_after",
@@ -255,3 +257,54 @@ class ClientHolder:
             if self._owned and self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+class HTTPChat:
+    """What every HTTP chat connector shares: the model, the endpoint, the headers,
+    the client it owns or borrows, and closing it (also on leaving a ``with`` block)."""
+
+    provider = "http"
+    """The name the gateway audits calls under (``<provider>:<model>``)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        url: str,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        client: httpx.Client | None,
+    ) -> None:
+        self._model = model
+        self._url = url
+        self._headers: dict[str, str] = dict(headers)
+        self.timeout_s = timeout_s
+        self._client = ClientHolder(client)
+
+    @property
+    def model(self) -> str:
+        """The model identifier sent to the provider."""
+        return self._model
+
+    @property
+    def url(self) -> str:
+        """The full URL requests are POSTed to."""
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._model!r}, url={self._url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP client this object made (a client passed in is left open)."""
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

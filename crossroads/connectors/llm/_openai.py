@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crossroads.connectors.base import Completion, Message, Usage
 from crossroads.connectors.llm._http import (
-    ClientHolder,
+    HTTPChat,
     estimate_tokens,
     parse_json_text,
     post_json,
@@ -62,7 +61,7 @@ def _schema_name(schema: Mapping[str, Any]) -> str:
     return name or "response"
 
 
-class OpenAIChat:
+class OpenAIChat(HTTPChat):
     """A chat model behind the OpenAI ``/chat/completions`` protocol.
 
     ::
@@ -99,16 +98,19 @@ class OpenAIChat:
         headers: Mapping[str, str] | None = None,
         client: httpx.Client | None = None,
     ) -> None:
-        self._model = model
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self._key_env: str | None = "OPENAI_API_KEY"
-        self._url = base_url.rstrip("/") + "/chat/completions"
-        self.timeout_s = timeout_s
-        self._headers: dict[str, str] = {"content-type": "application/json"}
+        sent: dict[str, str] = {"content-type": "application/json"}
         if self._api_key:
-            self._headers["authorization"] = f"Bearer {self._api_key}"
-        self._headers.update(headers or {})
-        self._client = ClientHolder(client)
+            sent["authorization"] = f"Bearer {self._api_key}"
+        sent.update(headers or {})
+        super().__init__(
+            model,
+            url=base_url.rstrip("/") + "/chat/completions",
+            headers=sent,
+            timeout_s=timeout_s,
+            client=client,
+        )
 
     @classmethod
     def azure(
@@ -143,19 +145,6 @@ class OpenAIChat:
             chat._headers["api-key"] = key
         chat._headers.update(headers or {})
         return chat
-
-    @property
-    def model(self) -> str:
-        """The model (for Azure: the deployment) sent to the provider."""
-        return self._model
-
-    @property
-    def url(self) -> str:
-        """The full URL requests are POSTed to."""
-        return self._url
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._model!r}, url={self._url!r})"
 
     def complete(
         self,
@@ -239,18 +228,3 @@ class OpenAIChat:
             finish_reason=choice.finish_reason,
             data=data,
         )
-
-    def close(self) -> None:
-        """Close the HTTP client this object made (a client passed in is left open)."""
-        self._client.close()
-
-    def __enter__(self) -> OpenAIChat:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
