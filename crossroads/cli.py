@@ -47,18 +47,18 @@ def _read(path: str, table: str) -> list[AuditEvent]:
     return list(read_jsonl(path))
 
 
-def _verify(path: str, table: str) -> VerifyReport:
+def _verify(path: str, table: str, anchor: str | None) -> VerifyReport:
     if "://" in path:
         sink = SQLSink(path, table=table)
         try:
-            return sink.verify()
+            return sink.verify(anchor=anchor)
         finally:
             sink.close()
-    return verify_jsonl(path)
+    return verify_jsonl(path, anchor=anchor)
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    report = _verify(args.path, args.table)
+    report = _verify(args.path, args.table, args.anchor)
     print(report.describe())
     if report.torn_tail:
         print(f"run `crossroads audit repair {args.path}` to quarantine the torn bytes")
@@ -211,6 +211,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("path", help="JSONL file or database URL")
         if name == "show":
             cmd.add_argument("trace_id", help="trace id (a unique prefix is enough)")
+        if name == "verify":
+            cmd.add_argument(
+                "--anchor",
+                default=None,
+                help="a hash printed by an earlier verify; fails if that event is gone",
+            )
         if name == "tail":
             cmd.add_argument("-n", type=int, default=20, help="how many events")
             cmd.add_argument("--json", action="store_true", help="print raw JSON events")

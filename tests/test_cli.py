@@ -145,3 +145,18 @@ def test_demo_runs_offline_and_verifies(tmp_path: Path, capsys: pytest.CaptureFi
     assert "masked patients.ssn" in out
     assert "OK:" in out
     assert "hash chain intact" in out
+
+
+def test_verify_with_an_anchor_detects_truncation(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "verify", str(log_path)]) == 0
+    anchor = capsys.readouterr().out.strip().rsplit("last hash ", 1)[1]
+    assert main(["audit", "verify", str(log_path), "--anchor", anchor]) == 0
+    capsys.readouterr()
+    lines = log_path.read_text().splitlines(keepends=True)
+    log_path.write_text("".join(lines[:-1]))  # cut at a line boundary: the chain still links
+    assert main(["audit", "verify", str(log_path)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", str(log_path), "--anchor", anchor]) == 1
+    assert "no event carries the anchor hash" in capsys.readouterr().out

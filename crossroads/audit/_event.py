@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -34,12 +34,21 @@ GENESIS_HASH = "0" * 64
 
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with microseconds and a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical_json(value: Any) -> str:
     """The one serialisation that is hashed: sorted keys, no spaces, UTF-8 kept."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _hash_body(body: dict[str, Any]) -> str:
+    """SHA-256 of ``prev_hash`` and the canonical JSON of every field but ``hash``."""
+    digest = hashlib.sha256(str(body["prev_hash"]).encode("ascii"))
+    digest.update(
+        canonical_json({k: v for k, v in body.items() if k != "hash"}).encode("utf-8")
+    )
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,8 +114,31 @@ class AuditEvent:
         return hash((self.event_id, self.hash))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of every field."""
-        return asdict(self)
+        """Plain JSON-able dict of every field (the mappings are shared, not copied)."""
+        d = self.decision
+        return {
+            "event_id": self.event_id,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_id": self.parent_id,
+            "timestamp": self.timestamp,
+            "principal": self.principal,
+            "kind": self.kind,
+            "name": self.name,
+            "stage": self.stage,
+            "input": self.input,
+            "decision": (
+                None if d is None else {"allowed": d.allowed, "reason": d.reason, "rule": d.rule}
+            ),
+            "policy": self.policy,
+            "result": self.result,
+            "latency_ms": self.latency_ms,
+            "tokens": self.tokens,
+            "error": self.error,
+            "seq": self.seq,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditEvent:
@@ -119,17 +151,14 @@ class AuditEvent:
 
     def compute_hash(self) -> str:
         """The hash this event should carry, given its ``prev_hash``."""
-        body = self.to_dict()
-        del body["hash"]
-        digest = hashlib.sha256()
-        digest.update(self.prev_hash.encode("ascii"))
-        digest.update(canonical_json(body).encode("utf-8"))
-        return digest.hexdigest()
+        return _hash_body(self.to_dict())
 
     def chained(self, seq: int, prev_hash: str) -> AuditEvent:
         """This event placed at ``seq`` after an event whose hash is ``prev_hash``."""
-        linked = replace(self, seq=seq, prev_hash=prev_hash, hash="")
-        return replace(linked, hash=linked.compute_hash())
+        body = self.to_dict()
+        body["seq"] = seq
+        body["prev_hash"] = prev_hash
+        return replace(self, seq=seq, prev_hash=prev_hash, hash=_hash_body(body))
 
     def summary(self) -> str:
         """One line for ``crossroads audit tail``."""
@@ -165,12 +194,16 @@ class VerifyReport:
     """What is wrong, in a sentence."""
     torn_tail: bool = False
     """True when the problem is an incomplete last line left by a crash mid-write."""
+    last_hash: str | None = None
+    """The hash of the last good event: keep it elsewhere as an anchor, and a later
+    ``verify(anchor=...)`` detects a log cut short at a line boundary."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         """A readable verdict for the CLI."""
         if self.ok:
-            return f"OK: {self.events} events, hash chain intact ({self.source})"
+            tail = f"; last hash {self.last_hash}" if self.last_hash else ""
+            return f"OK: {self.events} events, hash chain intact ({self.source}){tail}"
         where = f"line {self.line}" if self.line is not None else "?"
         ident = f" (event {self.event_id})" if self.event_id else ""
         return (

@@ -108,12 +108,13 @@ class JSONLSink:
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            self._rfd = os.open(self._path, os.O_RDONLY)
         except OSError as exc:
+            self.close()
             raise AuditError(
                 f"cannot open audit log {self._path} for appending: {exc.strerror}. "
                 "Choose a writable path (audit=AuditLog(PATH) or CROSSROADS_AUDIT_PATH)."
             ) from exc
-        self._rfd = os.open(self._path, os.O_RDONLY)
         self._write_lock = threading.Lock()
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
@@ -249,9 +250,9 @@ class JSONLSink:
         """Every complete event in the file, oldest first (a torn last line is skipped)."""
         return read_jsonl(self._path)
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, anchor: str | None = None) -> VerifyReport:
         """Check the whole file; see :func:`verify_jsonl`."""
-        return verify_jsonl(self._path)
+        return verify_jsonl(self._path, anchor=anchor)
 
     def close(self) -> None:
         """Close the file descriptors."""
@@ -311,12 +312,13 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[AuditEvent]:
         yield AuditEvent.from_dict(record)
 
 
-def verify_jsonl(path: str | os.PathLike[str]) -> VerifyReport:
-    """Verify a JSONL audit log: every hash, every link, and no torn last line."""
+def verify_jsonl(path: str | os.PathLike[str], *, anchor: str | None = None) -> VerifyReport:
+    """Verify a JSONL audit log: every hash, every link, no torn last line, and (with
+    ``anchor``) that the event carrying that hash is still there."""
     p = Path(path)
     if not p.exists():
         raise AuditError(f"audit log {p} does not exist; check the path")
-    report = check_chain(_records(p), source=str(p))
+    report = check_chain(_records(p), source=str(p), anchor=anchor)
     if not report.ok and report.problem and report.problem.startswith("incomplete last line"):
         return VerifyReport(
             ok=False,

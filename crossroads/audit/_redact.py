@@ -25,7 +25,7 @@ _SECRET_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
     # to the run's end, which is quadratic (40 KB took 3.6 s). A longer scheme still
     # matches, from a later start, with the same result.
     (
-        re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^:/@\s]+:)[^@\s]+(?=@)"),
+        re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^:/@\s]{1,256}:)[^@\s]{1,1024}(?=@)"),
         r"\g<keep>***",
     ),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer " + REDACTED),

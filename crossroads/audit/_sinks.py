@@ -29,8 +29,9 @@ class AuditSink(Protocol):
         """Every stored event, oldest first."""
         ...
 
-    def verify(self) -> VerifyReport:
-        """Check every event's hash and link; report the first bad one."""
+    def verify(self, *, anchor: str | None = None) -> VerifyReport:
+        """Check every event's hash and link; report the first bad one. With ``anchor``
+        (a hash kept elsewhere), also check that the event carrying it is still there."""
         ...
 
     def close(self) -> None:
@@ -39,12 +40,17 @@ class AuditSink(Protocol):
 
 
 def check_chain(
-    records: Iterable[tuple[int, Mapping[str, Any] | str]], source: str
+    records: Iterable[tuple[int, Mapping[str, Any] | str]],
+    source: str,
+    *,
+    anchor: str | None = None,
 ) -> VerifyReport:
     """Verify a sequence of ``(position, event dict or problem text)``.
 
     ``position`` is the 1-based line or sequence number reported for a bad record.
     A string in place of a dict is a record that could not be read (bad JSON).
+    ``anchor``, a hash recorded elsewhere earlier, must be the hash of some event: a log
+    truncated at a line boundary otherwise still verifies.
     """
     prev_hash = GENESIS_HASH
     expected_seq = 1
@@ -91,7 +97,21 @@ def check_chain(
         prev_hash = event.hash
         expected_seq += 1
         count += 1
-    return VerifyReport(ok=True, events=count, source=source)
+        if event.hash == anchor:
+            anchor = None
+    last = prev_hash if count else None
+    if anchor is not None:
+        return VerifyReport(
+            ok=False,
+            events=count,
+            source=source,
+            problem=(
+                f"no event carries the anchor hash {anchor}: the log was cut short or "
+                "replaced after the anchor was recorded"
+            ),
+            last_hash=last,
+        )
+    return VerifyReport(ok=True, events=count, source=source, last_hash=last)
 
 
 class MemorySink:
@@ -125,9 +145,10 @@ class MemorySink:
         with self._lock:
             return iter(list(self._events))
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, anchor: str | None = None) -> VerifyReport:
         """Check the kept chain."""
-        return check_chain(((e.seq, e.to_dict()) for e in self.read()), source=self.source)
+        records = ((e.seq, e.to_dict()) for e in self.read())
+        return check_chain(records, source=self.source, anchor=anchor)
 
     def close(self) -> None:
         """Nothing to release."""

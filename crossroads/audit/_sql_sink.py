@@ -218,9 +218,9 @@ class SQLSink:
                 return
             yield int(row["seq"]), body
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, anchor: str | None = None) -> VerifyReport:
         """Check every row's hash, link and indexed columns."""
-        return check_chain(self._records(), source=self.source)
+        return check_chain(self._records(), source=self.source, anchor=anchor)
 
     def close(self) -> None:
         """Dispose of the engine if this sink created it."""
