@@ -45,9 +45,7 @@ def canonical_json(value: Any) -> str:
 def _hash_body(body: dict[str, Any]) -> str:
     """SHA-256 of ``prev_hash`` and the canonical JSON of every field but ``hash``."""
     digest = hashlib.sha256(str(body["prev_hash"]).encode("ascii"))
-    digest.update(
-        canonical_json({k: v for k, v in body.items() if k != "hash"}).encode("utf-8")
-    )
+    digest.update(canonical_json({k: v for k, v in body.items() if k != "hash"}).encode("utf-8"))
     return digest.hexdigest()
 
 
