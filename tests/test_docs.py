@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from crossroads.cli import _parser
 
 ROOT = Path(__file__).parent.parent
@@ -39,3 +41,20 @@ def test_quick_start_has_the_two_setup_blocks_and_ci_runs_the_second() -> None:
     assert "crossroads demo" in demo
     assert "pytest" in tests
     assert tests in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Python block of the README runs as written (the model call itself excepted:
+    it would need a live provider)."""
+    from crossroads.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    yaml_block = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)[0]
+    (tmp_path / "policy.yaml").write_text(yaml_block)
+    assert main(["demo", "--dir", "demo"]) == 0
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert len(blocks) >= 3
+    namespace: dict[str, object] = {}  # the blocks build on each other, top to bottom
+    for block in blocks:
+        code = "\n".join(line for line in block.splitlines() if ".complete(" not in line)
+        exec(compile(code, "README.md", "exec"), namespace)

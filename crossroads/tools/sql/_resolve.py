@@ -131,6 +131,32 @@ def _explain_unresolved(ctx: GovernContext, message: str, tree: exp.Expr) -> Non
     )
 
 
+def _outermost_select(tree: exp.Expr) -> exp.Select | None:
+    while isinstance(tree, exp.SetOperation | exp.Subquery):
+        tree = tree.this
+    return tree if isinstance(tree, exp.Select) else None
+
+
+def _restore_output_names(original: exp.Expr, qualified: exp.Expr, dialect: str) -> None:
+    """``qualify`` names unaliased outputs ``_col_N``; give them back the text the user
+    wrote (``COUNT(*)``), as the database itself would have named them."""
+    before, after = _outermost_select(original), _outermost_select(qualified)
+    if before is None or after is None:
+        return
+    projections = before.expressions
+    if any(p.is_star for p in projections):
+        return  # star expansion shifted the positions
+    if len(projections) != len(after.expressions):
+        return
+    for mine, theirs in zip(projections, after.expressions, strict=True):
+        if (
+            not isinstance(mine, exp.Alias | exp.Column)
+            and isinstance(theirs, exp.Alias)
+            and theirs.alias.startswith("_col_")
+        ):
+            theirs.set("alias", exp.to_identifier(mine.sql(dialect=dialect), quoted=True))
+
+
 def column_grants(ctx: GovernContext) -> None:
     """Qualify every column against the principal's visible schema and record the reads."""
     tree = ctx.root.copy()
@@ -145,6 +171,7 @@ def column_grants(ctx: GovernContext) -> None:
     except OptimizeError as exc:
         _explain_unresolved(ctx, str(exc), ctx.root)
         raise  # unreachable: _explain_unresolved always raises
+    _restore_output_names(ctx.root, qualified, ctx.read_dialect)
     for scope in traverse_scope(qualified):
         for column in scope.columns:
             source = scope.sources.get(column.table)

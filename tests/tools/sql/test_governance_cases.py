@@ -53,6 +53,8 @@ def _check(
     result = governed.run(case["sql"], principal)
     if "rows" in case:
         assert [list(r) for r in result.rows] == case["rows"], result.sql
+    if "columns" in case:
+        assert list(result.columns) == case["columns"]
     for fragment in case.get("contains", []):
         assert fragment in result.sql
     stages = [e.stage for e in audit.events()]
