@@ -10,6 +10,7 @@
     ├── ToolError                           a tool failed while running
     │   ├── ToolNotFound (LookupError)      no tool of that name is registered
     │   ├── ToolInvocationError             a tool was called around the runner
+    │   ├── CannotAnswer                    a route found no grounded answer (fall back)
     │   └── SQLError                        the database refused or failed a statement
     │       └── SQLTimeout (TimeoutError)   the statement ran past its time limit
     ├── ConnectorError (ConnectionError)    a backend could not be reached
@@ -34,6 +35,7 @@ __all__ = [
     "AuditError",
     "AuditIntegrityError",
     "BudgetExceeded",
+    "CannotAnswer",
     "ConfigError",
     "ConnectorError",
     "CrossroadsError",
@@ -140,6 +142,16 @@ class ToolNotFound(ToolError, LookupError):
 
 class ToolInvocationError(ToolError):
     """A tool was invoked without an authorisation issued by the runner."""
+
+
+class CannotAnswer(ToolError):
+    """A route could not produce a grounded answer: no query could be built from the
+    question, no document is relevant, no path links the entities. Not a failure of the
+    system: the router falls back to the runner-up route. ``reason`` says why."""
+
+    def __init__(self, message: str, *, tool: str | None = None, reason: str = "") -> None:
+        self.reason = reason or message
+        super().__init__(message, tool=tool)
 
 
 class SQLError(ToolError):

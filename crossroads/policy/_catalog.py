@@ -57,6 +57,13 @@ class Catalog:
         self._masks: list[ColumnMask] = []
         self._index: GrantIndex | None = None
         self._views: dict[Principal, PrincipalView] = {}
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """Grows with every change (grant, revoke, filter, mask, principal): a cache of
+        anything derived from the catalog is stale when the version it saw differs."""
+        return self._version
 
     def __repr__(self) -> str:
         return (
@@ -69,6 +76,7 @@ class Catalog:
     def _changed(self) -> None:
         self._index = None
         self._views.clear()
+        self._version += 1
 
     def add_principal(self, principal: Principal) -> Principal:
         """Register a principal, so :meth:`principal` can find it by id."""

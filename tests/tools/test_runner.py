@@ -65,6 +65,13 @@ CASES: dict[str, ToolCase] = {
         failing={"sql": "SELECT abs(-9223372036854775807 - 1) FROM t"},
         failure=ToolError,
     ),
+    "sql.ask": ToolCase(
+        ok={"question": "How many t are there?"},
+        denied=(STRANGER, {"question": "How many t are there?"}),
+        # no table, column or value matches: CannotAnswer, a ToolError the router falls back on
+        failing={"question": "How many Narnia are there?"},
+        failure=ToolError,
+    ),
     "sql.schema": ToolCase(
         ok={},
         denied=(STRANGER, {"unexpected": 1}),

@@ -3,27 +3,32 @@ the :class:`GovernedSQL` front door."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlglot import exp
 
 from crossroads.audit import AuditLog
-from crossroads.connectors.base import SQLBackend
-from crossroads.errors import ConfigError
+from crossroads.connectors.base import LLM, SQLBackend
+from crossroads.errors import ConfigError, PolicyViolation
 from crossroads.policy._principal import Principal
 from crossroads.tools._runner import Permit, Tool, ToolRunner
 from crossroads.tools.sql._context import GovernancePass, GovernContext, GovernedQuery
 from crossroads.tools.sql._dialect import render_target, to_target_sql
 from crossroads.tools.sql._functions import allowed_functions
+from crossroads.tools.sql._lexicon import ColumnInfo, Lexicon, fill_values
 from crossroads.tools.sql._limits import row_limit
 from crossroads.tools.sql._resolve import column_grants, resolve_tables, table_grants
 from crossroads.tools.sql._rewrite import row_filters_and_masks
 from crossroads.tools.sql._statement import parse_single_statement, read_only
 
 if TYPE_CHECKING:
+    from crossroads.connectors.llm import LLMGateway
     from crossroads.policy import Catalog
+    from crossroads.tools.sql._ask import SQLAnswer
 
 __all__ = [
     "DEFAULT_PASSES",
@@ -201,6 +206,11 @@ class GovernedSQL:
         timeout_s: float = 30.0,
         allow_functions: Iterable[str] = (),
         passes: Sequence[GovernancePass] = DEFAULT_PASSES,
+        llm: LLMGateway | LLM | None = None,
+        synonyms: Mapping[str, str] | None = None,
+        examples: Sequence[tuple[str, str]] = (),
+        max_repairs: int = 2,
+        index_values: int = 1000,
     ) -> None:
         if max_rows < 1:
             raise ConfigError(f"max_rows must be at least 1, got {max_rows}")
@@ -214,8 +224,28 @@ class GovernedSQL:
         self.passes = tuple(passes)
         self._extra_functions = frozenset(f.lower() for f in allow_functions)
         self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
+        self.synonyms = dict(synonyms or {})
+        self.examples = tuple(examples)
+        self.max_repairs = max_repairs
+        self.index_values = index_values
+        self.llm = self._gateway(llm)
+        self._lexicons: dict[Principal, tuple[int, Lexicon]] = {}
+        self._lexicon_lock = threading.Lock()
+        from crossroads.tools.sql._ask import SQLAskTool
+
         self.runner.register(SQLQueryTool(self))
         self.runner.register(SQLSchemaTool(self))
+        self.runner.register(SQLAskTool(self))
+
+    def _gateway(self, llm: LLMGateway | LLM | None) -> LLMGateway | None:
+        """Every model call must be audited: a bare model is wrapped in a gateway."""
+        if llm is None:
+            return None
+        from crossroads.connectors.llm import LLMGateway
+
+        if isinstance(llm, LLMGateway):
+            return llm
+        return LLMGateway([llm], audit=self.runner.audit)
 
     def _govern(self, sql: str, principal: Principal, catalog: Catalog) -> GovernedQuery:
         ctx = GovernContext(
@@ -253,6 +283,91 @@ class GovernedSQL:
         """Govern and run ``sql`` as ``principal`` through the runner (audited)."""
         result: SQLResult = self.runner.call("sql.query", {"sql": sql}, principal=principal).value
         return result
+
+    def ask(self, question: str, principal: Principal) -> SQLAnswer:
+        """Answer ``question`` with governed SQL (audited as ``sql.ask`` with the queries
+        nested under it). Raises ``CannotAnswer`` when no query can be built from the
+        question — never a silent guess — and ``PolicyViolation`` when denied."""
+        answer: SQLAnswer = self.runner.call(
+            "sql.ask", {"question": question}, principal=principal
+        ).value
+        return answer
+
+    def visible_tables(self, principal: Principal) -> list[str]:
+        """Names of the tables ``principal`` may read at least one column of."""
+        return [
+            t.name
+            for t in self.db.schema().tables.values()
+            if self.catalog.visible_columns(principal, t.name, t.column_names)
+        ]
+
+    def lexicon(self, principal: Principal) -> Lexicon:
+        """The principal's visible schema as linking phrases, with the text values it may
+        see (fetched once through governed, audited queries; refreshed when the catalog
+        changes)."""
+        with self._lexicon_lock:
+            cached = self._lexicons.get(principal)
+            if cached is not None and cached[0] == self.catalog.version:
+                return cached[1]
+        schema = self.db.schema()
+        columns: dict[str, list[ColumnInfo]] = {}
+        masked: set[tuple[str, str]] = set()
+        for table in schema.tables.values():
+            visible = self.catalog.visible_columns(principal, table.name, table.column_names)
+            if not visible:
+                continue
+            columns[table.name] = [
+                ColumnInfo(table.name, c.name, c.type, c.primary_key)
+                for c in table.columns
+                if c.name in visible
+            ]
+            masked |= {
+                (table.name, c) for c in self.catalog.masks_for(principal, table.name, visible)
+            }
+        fks = [
+            (t.name, fk.columns[0], fk.ref_table, fk.ref_columns[0])
+            for t in schema.tables.values()
+            for fk in t.foreign_keys
+            if len(fk.columns) == 1
+            and t.name in columns
+            and fk.ref_table in columns
+            and any(c.name == fk.columns[0] for c in columns[t.name])
+            and any(c.name == fk.ref_columns[0] for c in columns[fk.ref_table])
+        ]
+        lexicon = Lexicon(columns=columns, foreign_keys=fks, masked=frozenset(masked))
+        lexicon.add_synonyms(self.synonyms)
+        if self.index_values:
+            fill_values(lexicon, lambda t, c: self._distinct(t, c, principal))
+        with self._lexicon_lock:
+            self._lexicons[principal] = (self.catalog.version, lexicon)
+        return lexicon
+
+    def _distinct(self, table: str, column: str, principal: Principal) -> list[Any]:
+        col = exp.column(column, quoted=True)
+        query = (
+            exp.select(col)
+            .distinct()
+            .from_(exp.to_table(table, quoted=True))
+            .where(exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null())))
+            .limit(self.index_values)
+        )
+        try:
+            return [row[0] for row in self.run(query.sql(dialect=self.dialect), principal).rows]
+        except PolicyViolation:
+            return []  # e.g. a row filter needing an attribute the principal lacks
+
+    def _answer(self, question: str, principal: Principal) -> SQLAnswer:
+        from crossroads.tools.sql._ask import answer
+
+        return answer(
+            self,
+            self.llm,
+            question,
+            principal,
+            self.lexicon(principal),
+            examples=self.examples,
+            max_repairs=self.max_repairs,
+        )
 
     def schema(self, principal: Principal) -> list[VisibleTable]:
         """The tables and columns ``principal`` may query (audited)."""

@@ -139,7 +139,13 @@ def _outermost_select(tree: exp.Expr) -> exp.Select | None:
 
 def _restore_output_names(original: exp.Expr, qualified: exp.Expr, dialect: str) -> None:
     """``qualify`` names unaliased outputs ``_col_N``; give them back the text the user
-    wrote (``COUNT(*)``), as the database itself would have named them."""
+    wrote (``COUNT(*)``), as the database itself would have named them.
+
+    ``qualify`` also rewrites ``ORDER BY COUNT(*)`` (or ``ORDER BY 2``) into a reference
+    to that alias; such references become output positions (``ORDER BY 2``), since the
+    restored name may be ambiguous and a reference to a name that is gone would be a
+    string constant to SQLite (ordering nothing).
+    """
     before, after = _outermost_select(original), _outermost_select(qualified)
     if before is None or after is None:
         return
@@ -148,13 +154,38 @@ def _restore_output_names(original: exp.Expr, qualified: exp.Expr, dialect: str)
         return  # star expansion shifted the positions
     if len(projections) != len(after.expressions):
         return
-    for mine, theirs in zip(projections, after.expressions, strict=True):
+    positions: dict[str, int] = {}
+    for i, (mine, theirs) in enumerate(zip(projections, after.expressions, strict=True)):
         if (
             not isinstance(mine, exp.Alias | exp.Column)
             and isinstance(theirs, exp.Alias)
             and theirs.alias.startswith("_col_")
         ):
-            theirs.set("alias", exp.to_identifier(mine.sql(dialect=dialect), quoted=True))
+            positions[theirs.alias] = i + 1
+            bare = mine.transform(
+                lambda n: exp.to_identifier(n.name) if isinstance(n, exp.Identifier) else n
+            )
+            theirs.set("alias", exp.to_identifier(bare.sql(dialect=dialect), quoted=True))
+    if not positions:
+        return
+    node: exp.Expr | None = after
+    while isinstance(node, exp.Expr):  # the select, then each set operation it leads
+        _alias_refs_to_positions(node, positions)
+        parent = node.parent
+        node = parent if isinstance(parent, exp.SetOperation | exp.Subquery) else None
+
+
+def _alias_refs_to_positions(query: exp.Expr, positions: dict[str, int]) -> None:
+    order = query.args.get("order")
+    distinct = query.args.get("distinct")
+    refs: list[exp.Expr] = []
+    if isinstance(order, exp.Order):
+        refs += [o.this for o in order.expressions if isinstance(o, exp.Ordered)]
+    if isinstance(distinct, exp.Distinct) and isinstance(distinct.args.get("on"), exp.Expr):
+        refs += distinct.args["on"].expressions
+    for ref in refs:
+        if isinstance(ref, exp.Column) and not ref.table and ref.name in positions:
+            ref.replace(exp.Literal.number(positions[ref.name]))
 
 
 def column_grants(ctx: GovernContext) -> None:
