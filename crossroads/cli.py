@@ -37,14 +37,27 @@ from crossroads.errors import CrossroadsError, PolicyViolation
 __all__ = ["main"]
 
 
-def _read(path: str, table: str) -> list[AuditEvent]:
+def _read(path: str, table: str) -> tuple[list[AuditEvent], int]:
+    """The events, and how many damaged lines were skipped (each reported on stderr)."""
     if "://" in path:
         sink = SQLSink(path, table=table)
         try:
-            return list(sink.read())
+            return list(sink.read()), 0
         finally:
             sink.close()
-    return list(read_jsonl(path))
+    problems: list[int] = []
+
+    def report(line: int, problem: str) -> None:
+        problems.append(line)
+        print(f"warning: {path}:{line}: {problem} (skipped)", file=sys.stderr)
+
+    events = list(read_jsonl(path, on_problem=report))
+    if problems:
+        print(
+            f"warning: {len(problems)} damaged line(s); run `crossroads audit verify {path}`",
+            file=sys.stderr,
+        )
+    return events, len(problems)
 
 
 def _verify(path: str, table: str, anchor: str | None) -> VerifyReport:
@@ -66,10 +79,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _audit_tail(args: argparse.Namespace) -> int:
-    last: deque[AuditEvent] = deque(_read(args.path, args.table), maxlen=args.n)
-    for event in last:
+    events, damaged = _read(args.path, args.table)
+    for event in deque(events, maxlen=args.n):
         print(json.dumps(event.to_dict()) if args.json else event.summary())
-    return 0
+    return 1 if damaged else 0
 
 
 def _describe(event: AuditEvent) -> str:
@@ -88,7 +101,8 @@ def _describe(event: AuditEvent) -> str:
 
 
 def _audit_show(args: argparse.Namespace) -> int:
-    events = [e for e in _read(args.path, args.table) if e.trace_id.startswith(args.trace_id)]
+    everything, damaged = _read(args.path, args.table)
+    events = [e for e in everything if e.trace_id.startswith(args.trace_id)]
     if not events:
         print(f"no events with trace id {args.trace_id!r} in {args.path}", file=sys.stderr)
         return 1
@@ -103,7 +117,7 @@ def _audit_show(args: argparse.Namespace) -> int:
             if event.policy and "sql_after" in event.policy:
                 print(f"{pad}      sql before: {event.policy.get('sql_before')}")
                 print(f"{pad}      sql after:  {event.policy.get('sql_after')}")
-    return 0
+    return 1 if damaged else 0
 
 
 def _audit_repair(args: argparse.Namespace) -> int:
@@ -231,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except PolicyViolation as exc:
-        print(f"DENIED ({exc.rule}): {exc}", file=sys.stderr)
+        print(f"DENIED: {exc}", file=sys.stderr)
         return 3
     except CrossroadsError as exc:
         print(f"error: {exc}", file=sys.stderr)

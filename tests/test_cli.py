@@ -120,7 +120,7 @@ def test_sql_runs_as_a_principal(
     assert "EU" in out
     assert "APAC" not in out.split("ran:")[1].split("\n", 1)[1]
     assert main([*args, "--as", "bob", sql]) == 3
-    assert "DENIED (default deny)" in capsys.readouterr().err
+    assert "DENIED: no grant gives SELECT on table:patients" in capsys.readouterr().err
     assert main([*args, "--as", "alice", "--explain", "SELECT ssn FROM patients"]) == 0
     assert "'***-**-'" in capsys.readouterr().out
     assert main(["audit", "verify", str(audit)]) == 0

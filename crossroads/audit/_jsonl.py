@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -297,18 +297,41 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
             if not isinstance(record, dict):
                 yield number, "the line is not a JSON object"
                 continue
+            if raw != canonical_json(record).encode("utf-8") + b"\n":
+                # the hash covers the parsed content; the bytes must be exactly what was
+                # written, or a duplicate key or reformatting could hide text in the line
+                yield number, "the line's bytes differ from the event's canonical JSON"
+                continue
             yield number, record
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> Iterator[AuditEvent]:
+def read_jsonl(
+    path: str | os.PathLike[str],
+    *,
+    on_problem: Callable[[int, str], None] | None = None,
+) -> Iterator[AuditEvent]:
     """Every readable event of a JSONL log, oldest first, without opening it for writing
-    (so a log with a torn tail can still be read). Stops at the first unreadable line."""
+    (so a log with a torn tail can still be read).
+
+    An unreadable line is passed to ``on_problem(line, problem)`` and skipped; without
+    ``on_problem`` it raises :class:`AuditIntegrityError`, except for an incomplete last
+    line (a write still in progress, or cut short by a crash), which ends the reading.
+    """
     p = Path(path)
     if not p.exists():
         raise AuditError(f"audit log {p} does not exist; check the path")
-    for _, record in _records(p):
+    for number, record in _records(p):
         if isinstance(record, str):
-            return
+            if on_problem is None and record.startswith("incomplete last line"):
+                return  # a write in progress (or cut by a crash): verify reports it
+            if on_problem is None:
+                raise AuditIntegrityError(
+                    f"{p}:{number}: {record}; run `crossroads audit verify {p}`",
+                    path=str(p),
+                    line=number,
+                )
+            on_problem(number, record)
+            continue
         yield AuditEvent.from_dict(record)
 
 

@@ -179,6 +179,9 @@ class SQLSink:
             if not isinstance(body, dict):
                 yield int(row["seq"]), "the body is not a JSON object"
                 continue
+            if row["body"] != canonical_json(body):
+                yield int(row["seq"]), "the body's text differs from the event's canonical JSON"
+                return
             # the queryable columns must say what the hashed body says
             for column, key in (
                 ("seq", "seq"),

@@ -17,12 +17,16 @@ import time
 
 from crossroads.connectors._sql_errors import read_only_error, timeout_error
 from crossroads.connectors._sql_guards import Fetched, fetch, then
+from crossroads.errors import SQLError
 
 __all__ = ["SQLiteGuard"]
 
 
-_SQLITE_BUSY, _SQLITE_READONLY, _SQLITE_INTERRUPT, _SQLITE_AUTH = 5, 8, 9, 23
+_SQLITE_BUSY, _SQLITE_READONLY, _SQLITE_INTERRUPT, _SQLITE_TOOBIG, _SQLITE_AUTH = 5, 8, 9, 18, 23
 _PROGRESS_STEPS = 5_000
+# The longest string or blob a statement may build. The progress handler cannot stop a
+# single function call (printf('%.*c', 2000000000, 'x'), zeroblob(1e9)): this limit does.
+MAX_VALUE_BYTES = 16 * 1024 * 1024
 _SQLITE_DENIED = frozenset(
     {
         sqlite3.SQLITE_ATTACH,
@@ -79,11 +83,13 @@ class SQLiteGuard:
             conn.execute(f"PRAGMA busy_timeout = {max(1, round(timeout_s * 1000))}")
         conn.set_authorizer(authorize)
         conn.set_progress_handler(progress, _PROGRESS_STEPS)
+        length_limit = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         cur = conn.cursor()
 
         def restore() -> None:
             conn.set_progress_handler(None, 0)
             conn.set_authorizer(None)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length_limit)
             if not owner_tx:
                 conn.rollback()
             if restore_query_only:
@@ -101,4 +107,11 @@ class SQLiteGuard:
                     raise timeout_error(sql, timeout_s, "waiting for a lock") from exc
                 if denied or code in (_SQLITE_READONLY, _SQLITE_AUTH):
                     raise read_only_error(sql, exc) from exc
+                if code == _SQLITE_TOOBIG:
+                    raise SQLError(
+                        f"the statement built a value longer than {MAX_VALUE_BYTES:,} bytes "
+                        "(the limit that keeps one function call from exhausting memory); "
+                        "it was stopped",
+                        sql=sql,
+                    ) from exc
                 raise

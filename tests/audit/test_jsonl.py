@@ -605,3 +605,24 @@ def test_an_unknown_durability_is_a_config_error(tmp_path: Path, durability: obj
     with pytest.raises(ConfigError, match="durability"):
         AuditLog(tmp_path / "b.jsonl", durability=durability)  # type: ignore[arg-type]
     assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_bytes_outside_the_hashed_content_break_the_chain(tmp_path: Path) -> None:
+    """A duplicate key parses to the same dict, so only a byte comparison sees it."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, durability="flush")
+    log.emit(kind="tool", name="t", principal=Principal("alice"))
+    log.emit(kind="tool", name="t", principal=Principal("alice"))
+    log.close()
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace("{", '{"principal":{"id":"mallory"},', 1)
+    path.write_text("".join(lines))
+    report = verify_jsonl(path)
+    assert not report.ok
+    assert report.line == 2
+    assert "canonical" in (report.problem or "")
+    with pytest.raises(AuditIntegrityError, match=":2:"):
+        list(read_jsonl(path))
+    skipped: list[int] = []
+    assert len(list(read_jsonl(path, on_problem=lambda n, _: skipped.append(n)))) == 1
+    assert skipped == [2]

@@ -224,3 +224,31 @@ def test_secrets_never_reach_the_files(tmp_path: Path) -> None:
     assert "postgresql://svc:***@db/prod" in text
     assert '"name":"Ann"' in text  # only the sensitive parts are gone
     assert verify_jsonl(jsonl).events == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "hidden"),
+    [("dbPassword", True), ("authToken", True), ("secretKey", True), ("sessionToken", True),
+     ("pwd", True), ("maxTokens", False), ("author", False)],
+)  # fmt: skip
+def test_camel_case_and_short_secret_keys(key: str, hidden: bool) -> None:
+    from crossroads.audit import REDACTED, Redactor
+
+    assert (Redactor()({key: "v"})[key] == REDACTED) is hidden
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Server=db;Password=hunter2;Uid=sa", "hunter2"),
+        ("host=x password=hunter2 dbname=y", "hunter2"),
+        ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlLXBhcnQ", "eyJzdWIiOiIxMjM0In0"),
+        ("SELECT * FROM p WHERE ssn = '123-45-6789'", "123-45-6789"),
+        ("SELECT * FROM p WHERE p.\"ssn\" IN ('123-45-6789', '987-65-4321')", "987-65-4321"),
+    ],
+)
+def test_connection_strings_tokens_and_sensitive_literals(text: str, secret: str) -> None:
+    from crossroads.audit import Redactor
+
+    assert secret not in Redactor(["ssn"]).text(text)

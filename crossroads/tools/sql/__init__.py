@@ -21,6 +21,7 @@ from crossroads.tools.sql._limits import row_limit
 from crossroads.tools.sql._resolve import column_grants, resolve_tables, table_grants
 from crossroads.tools.sql._rewrite import row_filters_and_masks
 from crossroads.tools.sql._statement import parse_single_statement, read_only
+from crossroads.tools.sql._variables import no_variables
 
 __all__ = [
     "DEFAULT_PASSES",
@@ -37,6 +38,7 @@ __all__ = [
     "VisibleTable",
     "allowed_functions",
     "column_grants",
+    "no_variables",
     "parse_single_statement",
     "read_only",
     "render_target",

@@ -9,6 +9,8 @@ adds): an unknown function may read files, sleep or call out (``load_extension``
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from crossroads.tools.sql._context import GovernContext, deny
@@ -77,6 +79,32 @@ SAFE_FUNCTIONS: dict[str, frozenset[str]] = {
 """Per dialect, the functions sqlglot does not model that are known to be read-only."""
 
 
+_FORMAT_WIDTH = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
+_MAX_FORMAT_WIDTH = 1000
+
+
+def _format_bomb(node: exp.Func) -> str | None:
+    """Why a printf/format call could run away inside one function call, or None.
+
+    SQLite's statement timeout cannot interrupt a single call, and
+    ``printf('%.*c', 2000000000, 'x')`` spins for many seconds building a string."""
+    args = (
+        [node.this, *node.expressions]
+        if isinstance(node, exp.Anonymous)
+        else list(node.iter_expressions())
+    )
+    fmt = next((a for a in args if isinstance(a, exp.Expr)), None)
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return "its format is not a string literal"
+    for width, precision in _FORMAT_WIDTH.findall(fmt.this):
+        for part in (width, precision):
+            if part == "*":
+                return "its format takes a width from an argument (*)"
+            if part and int(part) > _MAX_FORMAT_WIDTH:
+                return f"its format asks for a width over {_MAX_FORMAT_WIDTH}"
+    return None
+
+
 def _name(node: exp.Func) -> str:
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
@@ -95,6 +123,15 @@ def allowed_functions(ctx: GovernContext) -> None:
                 "sql.functions",
                 f"function {name}() is never allowed: it reads files, reaches other systems or "
                 "changes server state",
+                node=node,
+                securable=f"function:{name}",
+            )
+        if name in ("printf", "format") and (bomb := _format_bomb(node)) is not None:
+            raise deny(
+                ctx,
+                "sql.functions",
+                f"{name}() is refused because {bomb}: one such call can run for minutes "
+                "and no timeout can interrupt it",
                 node=node,
                 securable=f"function:{name}",
             )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from sqlglot import exp
 
-from crossroads.audit import AuditLog
+from crossroads.audit import AuditLog, Decision
 from crossroads.connectors.base import LLM, SQLBackend
 from crossroads.errors import ConfigError, PolicyViolation
 from crossroads.policy._principal import Principal
@@ -24,6 +24,7 @@ from crossroads.tools.sql._limits import row_limit
 from crossroads.tools.sql._resolve import column_grants, resolve_tables, table_grants
 from crossroads.tools.sql._rewrite import row_filters_and_masks
 from crossroads.tools.sql._statement import parse_single_statement, read_only
+from crossroads.tools.sql._variables import no_variables
 
 if TYPE_CHECKING:
     from crossroads.connectors.llm import LLMGateway
@@ -43,6 +44,7 @@ __all__ = [
 DEFAULT_PASSES: tuple[GovernancePass, ...] = (
     parse_single_statement,
     read_only,
+    no_variables,
     allowed_functions,
     resolve_tables,
     table_grants,
@@ -223,6 +225,18 @@ class GovernedSQL:
         self.timeout_s = timeout_s
         self.passes = tuple(passes)
         self._extra_functions = frozenset(f.lower() for f in allow_functions)
+        if not self.passes or self.passes[0] is not parse_single_statement:
+            raise ConfigError(
+                "the governance passes must start with parse_single_statement (every later "
+                "pass reads the parse tree it makes); pass DEFAULT_PASSES or a tuple that "
+                "starts with it"
+            )
+        if runner is not None and runner.catalog is not catalog:
+            raise ConfigError(
+                "GovernedSQL and the runner it registers with must share one catalog, or "
+                "govern() and run() would decide by different policies; build the runner "
+                "with the same Catalog"
+            )
         self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
         self.synonyms = dict(synonyms or {})
         self.examples = tuple(examples)
@@ -273,11 +287,25 @@ class GovernedSQL:
         )
 
     def govern(self, sql: str, principal: Principal) -> GovernedQuery:
-        """What would run for ``principal``, without running it (a dry run; not audited).
+        """What would run for ``principal``, without running it (a dry run).
 
-        Raises ``PolicyViolation`` naming the rule, the node and its position.
+        Raises ``PolicyViolation`` naming the rule, the node and its position; a denial
+        is audited (a ``policy`` event named ``sql.govern``), so probing the policy with
+        dry runs leaves a trail too.
         """
-        return self._govern(sql, principal, self.catalog)
+        try:
+            return self._govern(sql, principal, self.catalog)
+        except PolicyViolation as exc:
+            self.runner.audit.emit(
+                kind="policy",
+                name="sql.govern",
+                principal=principal,
+                stage="decision",
+                input={"sql": sql},
+                decision=Decision(allowed=False, reason=str(exc), rule=exc.rule),
+                policy={"securable": exc.securable, "privilege": exc.privilege},
+            )
+            raise
 
     def run(self, sql: str, principal: Principal) -> SQLResult:
         """Govern and run ``sql`` as ``principal`` through the runner (audited)."""

@@ -226,6 +226,21 @@ class Lexicon:
                 return col
         return None
 
+    def label_column(self, table: str) -> ColumnInfo | None:
+        """What to show for a row: its name column, else its first other text column,
+        else its first primary-key column."""
+        name = self.name_column(table)
+        if name is not None:
+            return name
+        cols = self.columns.get(table, [])
+        for group in (
+            [c for c in cols if c.is_text and not c.primary_key],
+            self.primary_key(table),
+        ):
+            if group:
+                return group[0]
+        return None
+
     def primary_key(self, table: str) -> list[ColumnInfo]:
         """The visible primary-key columns of a table."""
         return [c for c in self.columns.get(table, []) if c.primary_key]

@@ -141,9 +141,10 @@ def _segment(tokens: list[Token], lexicon: Lexicon) -> list[_Mention]:
             elif schema_hits:
                 kind = "column" if schema_hits[0][0] == "column" else "table"
                 tables_first = sorted(schema_hits, key=lambda t: t[0] != "table")
-                best = _Mention(
-                    kind, i, i + n, list(tables_first if kind == "table" else schema_hits)
-                )
+                # a column mention only ever resolves to columns
+                columns_only = [t for t in schema_hits if t[0] == "column"]
+                ranked = tables_first if kind == "table" else columns_only
+                best = _Mention(kind, i, i + n, list(ranked))
             elif value_hits:
                 best = _Mention("value", i, i + n, [("value", t, c) for t, c, _ in value_hits])
                 best.cue = "|".join(v for _, _, v in value_hits)
@@ -638,9 +639,15 @@ def plan_query(question: str, lexicon: Lexicon, *, dialect: str) -> Plan:
     if any(isinstance(e, exp.Count) for e, _ in r.order) and not r.group:
         # "which country has the most singers": group by what is asked for
         r.group = list(r.projection) or [
-            c for t in r.tables if (c := lexicon.name_column(t)) is not None and t != r.count_table
+            c for t in r.tables if t != r.count_table and (c := lexicon.label_column(t)) is not None
         ]
         r.projection = []
+        if not r.group:
+            raise CannotAnswer(
+                "the question ranks by how many rows there are, but not what it ranks",
+                tool="sql.ask",
+                reason="ranking without a subject",
+            )
     select_cols = r.group + [c for c in r.projection if c not in r.group]
     tables: list[str] = []
     for c in r.used_columns + select_cols:
@@ -657,8 +664,8 @@ def plan_query(question: str, lexicon: Lexicon, *, dialect: str) -> Plan:
             reason="nothing linked",
         )
     if not select_cols and not r.aggregates:
-        name = lexicon.name_column(tables[0])
-        select_cols = [name] if name is not None else []
+        label = lexicon.label_column(tables[0])
+        select_cols = [label] if label is not None else []
     projections: list[exp.Expr] = [
         exp.column(c.name, table=c.table, quoted=True) for c in select_cols
     ] + r.aggregates
