@@ -48,10 +48,13 @@ _CUE_TABLE = {
     ">=": "at least | no less than | not less than",
     "<=": "at most | no more than | not more than | up to",
     "between": "between",
-    "not": "not | other than | except | excluding | isn't | aren't",
+    "not": "not | no | never | without | none | other than | except | excluding | isn't | "
+    "aren't | don't | doesn't | didn't | haven't | hasn't",
     "each": "each | per | for each | group by | grouped by | by each",
     "order": "order by | ordered by | sort by | sorted by | in order of | ordered | sorted | "
-    "rank by | ranked by",
+    "rank by | ranked by | sort | arranged by",
+    "order_asc": "in ascending order of | in alphabetical order of | in increasing order of",
+    "order_desc": "in descending order of | in decreasing order of",
     "desc": "descending | decreasing | desc",
     "asc": "ascending | increasing | asc | alphabetical | alphabetically",
     "top": "top | first",
@@ -140,6 +143,9 @@ def _segment(tokens: list[Token], lexicon: Lexicon) -> list[_Mention]:
                 best = _Mention("cue", i, i + n, cue=cue)
             elif schema_hits:
                 kind = "column" if schema_hits[0][0] == "column" else "table"
+                plural = span[-1].text.lower() != span[-1].norm
+                if plural and any(t[0] == "table" for t in schema_hits):
+                    kind = "table"  # "how many countries": the set of rows, not a column
                 tables_first = sorted(schema_hits, key=lambda t: t[0] != "table")
                 # a column mention only ever resolves to columns
                 columns_only = [t for t in schema_hits if t[0] == "column"]
@@ -248,11 +254,11 @@ class _Reader:
         for i, m in enumerate(ms):
             if m.kind != "cue" or m.used:
                 continue
-            m.used = True
             cue = m.cue
             if cue == "not":
-                negate = True
+                negate = True  # marked used only when a filter takes it
                 continue
+            m.used = True
             if cue == "distinct":
                 self.distinct = True
             elif cue == "count":
@@ -262,12 +268,14 @@ class _Reader:
             elif cue in ("most", "least", "most_age", "least_age"):
                 self._superlative(i, cue)
             elif cue in _COMPARE or cue in (">age", "<age", "between"):
+                if negate:
+                    self._take_negation(i)
                 self._compare(i, cue, negate)
                 negate = False
             elif cue == "each":
                 self._group(i)
-            elif cue == "order":
-                self._order(i)
+            elif cue in ("order", "order_asc", "order_desc"):
+                self._order(i, desc=cue == "order_desc")
             elif cue == "top":
                 nxt = self._next(i, ("number",), within=1)
                 if nxt is not None and nxt.token is not None and nxt.token.number:
@@ -278,9 +286,18 @@ class _Reader:
             if m.used:
                 continue
             if m.kind in ("value", "quoted"):
-                self._equals(m, negate=self._negated(i))
+                self._equals(m, negate=self._take_negation(i))
             elif m.kind == "number":
                 self._bare_number(i, m)
+        loose = [m for m in ms if m.kind == "cue" and m.cue == "not" and not m.used]
+        if loose:
+            words = " ".join(t.text for t in self.tokens[loose[0].start : loose[0].end])
+            raise CannotAnswer(
+                f"the question negates something ({words!r} …) that is not a value or a "
+                "comparison; a plain query would drop the negation and answer another question",
+                tool="sql.ask",
+                reason="negation not placed",
+            )
         for m in ms:
             if m.kind == "column" and not m.used:
                 m.used = True
@@ -288,9 +305,13 @@ class _Reader:
             elif m.kind == "table" and m.chosen and m.chosen[1] not in self.tables:
                 self.tables.append(m.chosen[1])
 
-    def _negated(self, i: int) -> bool:
+    def _take_negation(self, i: int) -> bool:
+        """Whether a negation cue right before mention ``i`` applies to it (and take it)."""
         prev = self._prev(i, ("cue",), within=2)
-        return prev is not None and prev.cue == "not"
+        if prev is not None and prev.cue == "not":
+            prev.used = True
+            return True
+        return False
 
     def _count(self, i: int) -> None:
         nxt = self._next(i, ("table", "column", "cue"), within=3)
@@ -457,13 +478,13 @@ class _Reader:
                 )
         self.notes.append("grouped by " + ", ".join(f"{c.table}.{c.name}" for c in self.group))
 
-    def _order(self, i: int) -> None:
-        nxt = self._next(i, ("column",), within=3)
+    def _order(self, i: int, *, desc: bool = False) -> None:
+        nxt = self._next(i, ("column",), within=4)
         if nxt is None:
             return
         nxt.used = True
         info = self.use(self.col(nxt))
-        self.order.append((exp.column(info.name, table=info.table, quoted=True), False))
+        self.order.append((exp.column(info.name, table=info.table, quoted=True), desc))
         self.notes.append(f"ordered by {info.table}.{info.name}")
 
     def _directions(self) -> None:
@@ -472,7 +493,29 @@ class _Reader:
             desc = cues[-1].cue == "desc"
             self.order = [(e, desc) for e, _ in self.order]
 
+    def _anchor(self, m: _Mention) -> _Mention | None:
+        """A column named right before a value ("type code CV", "named 'Lettice'")."""
+        index = self.mentions.index(m)
+        prev = self.mentions[index - 1] if index else None
+        if prev is None or prev.kind != "column" or prev.used or prev.end < m.start - 2:
+            return None
+        return prev
+
     def _equals(self, m: _Mention, *, negate: bool) -> None:
+        anchor = self._anchor(m)
+        if anchor is not None:
+            wanted = {(t[1], t[2]) for t in anchor.targets}
+            matching = [t for t in m.targets if (t[1], t[2]) in wanted]
+            if matching:
+                m.targets = matching + [t for t in m.targets if t not in matching]
+                anchor.used = True
+            elif m.kind == "quoted" and self.col(anchor).is_text:
+                # a quoted value the index does not hold, named by its column: compare with
+                # it as written (no row may match, which is then the true answer)
+                chosen = anchor.chosen
+                assert chosen is not None
+                m.targets = [("value", chosen[1], chosen[2])]
+                anchor.used = True
         if not m.targets:
             assert m.token is not None
             raise CannotAnswer(
@@ -503,6 +546,17 @@ class _Reader:
                 self.filters[index] = merged = exp.Paren(this=exp.or_(prev_pred, pred))
                 self.filter_at[-1] = (merged, info, at)
                 return
+        for earlier, earlier_info, _ in self.filter_at:
+            if earlier_info == info and isinstance(earlier, exp.EQ) and isinstance(pred, exp.EQ):
+                # "the ship named 'Lettice' and the ship named 'HMS Atalanta'": one row
+                # cannot hold both values; the question means two rows (an intersection)
+                raise CannotAnswer(
+                    f"the question wants {info.table}.{info.name} to equal both "
+                    f"{earlier.expression.sql()} and {pred.expression.sql()}, which means "
+                    "matching two different rows; a single query block cannot say that",
+                    tool="sql.ask",
+                    reason="two values for one column",
+                )
         self.filters.append(pred)
         self.filter_at.append((pred, info, at))
 
@@ -636,6 +690,13 @@ def plan_query(question: str, lexicon: Lexicon, *, dialect: str) -> Plan:
             reason="unlinked terms",
         )
     r = reader
+    ranked_by_count = any(isinstance(e, exp.Count) for e, _ in r.order)
+    if r.group and not r.aggregates and not ranked_by_count:
+        r.group = []  # "the name of each shop": no aggregate, so nothing to group
+    unique: dict[str, exp.Expr] = {}
+    for agg in r.aggregates:
+        unique.setdefault(agg.sql(), agg)
+    r.aggregates = list(unique.values())
     if any(isinstance(e, exp.Count) for e, _ in r.order) and not r.group:
         # "which country has the most singers": group by what is asked for
         r.group = list(r.projection) or [
