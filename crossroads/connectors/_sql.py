@@ -208,15 +208,18 @@ class SQLDatabase:
         elapsed_ms = (time.perf_counter() - start) * 1000
         return QueryResult(fetched.columns, fetched.rows, fetched.truncated, elapsed_ms)
 
-    def validate(self, sql: str) -> None:
+    def validate(self, sql: str, *, timeout_s: float | None = None) -> None:
         """Ask the database to plan ``sql`` (``EXPLAIN``) without running it.
 
         Raises SQLError when the database refuses it: bad syntax, unknown tables
         or columns, type errors. Planning is not running: whether a write would be
-        refused is only known by :meth:`execute`, which refuses it.
+        refused is only known by :meth:`execute`, which refuses it. Planning can
+        still be costly (PostgreSQL folds constant expressions such as
+        ``repeat('x', 1e9)``), so it runs under the same time limit as ``execute``.
         """
         prefix = _EXPLAIN.get(self.dialect, "EXPLAIN")
-        self._run(f"{prefix} {sql}", _PLAN_ROWS, self._timeout_s)
+        limit = self._timeout_s if timeout_s is None else _check_timeout(timeout_s)
+        self._run(f"{prefix} {sql}", _PLAN_ROWS, limit)
 
     def sample_values(self, table: str, column: str, *, limit: int = 5) -> list[Any]:
         """Up to ``limit`` distinct non-null values of ``table.column`` (in no set order)."""

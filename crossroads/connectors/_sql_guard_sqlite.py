@@ -16,7 +16,7 @@ import sqlite3
 import time
 
 from crossroads.connectors._sql_errors import read_only_error, timeout_error
-from crossroads.connectors._sql_guards import Fetched, fetch, then
+from crossroads.connectors._sql_guards import Fetched, Watchdog, fetch, then
 from crossroads.errors import SQLError
 
 __all__ = ["SQLiteGuard"]
@@ -95,13 +95,18 @@ class SQLiteGuard:
             if restore_query_only:
                 conn.execute("PRAGMA query_only = OFF")
 
-        with then(cur.close, restore):
+        # The progress handler checks the clock every few thousand VM steps, which a
+        # statement whose every step is expensive (hex(zeroblob(8e6)) per row) can
+        # stretch far past the limit; a timer interrupting the connection at the
+        # deadline is the backstop.
+        watchdog = Watchdog(timeout_s, conn.interrupt)
+        with then(cur.close, restore), watchdog:
             try:
                 cur.execute(sql)
                 return fetch(cur, max_rows)
             except sqlite3.Error as exc:
                 code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-                if fired or code == _SQLITE_INTERRUPT:
+                if fired or watchdog.fired or code == _SQLITE_INTERRUPT:
                     raise timeout_error(sql, timeout_s) from exc
                 if code == _SQLITE_BUSY:  # busy_timeout (= the limit) ran out
                     raise timeout_error(sql, timeout_s, "waiting for a lock") from exc

@@ -132,8 +132,9 @@ class SQLBackend(Protocol):
         """Run one read-only statement; cancel it past ``timeout_s``; cap rows at ``max_rows``."""
         ...
 
-    def validate(self, sql: str) -> None:
-        """Check the statement on the target (EXPLAIN / prepare) without running it."""
+    def validate(self, sql: str, *, timeout_s: float | None = None) -> None:
+        """Check the statement on the target (EXPLAIN / prepare) without running it,
+        within ``timeout_s``."""
         ...
 
     def sample_values(self, table: str, column: str, *, limit: int = 5) -> list[Any]:

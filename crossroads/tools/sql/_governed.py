@@ -122,7 +122,7 @@ class SQLQueryTool(Tool[_QueryArgs, SQLResult]):
 
     def _execute(self, permitted: GovernedQuery) -> SQLResult:
         db = self._governed.db
-        db.validate(permitted.sql)
+        db.validate(permitted.sql, timeout_s=self._governed.timeout_s)
         result = db.execute(
             permitted.sql, max_rows=permitted.max_rows, timeout_s=self._governed.timeout_s
         )
