@@ -15,7 +15,21 @@ from crossroads.policy._principal import Principal
 if TYPE_CHECKING:
     from crossroads.policy import Catalog
 
-__all__ = ["GovernContext", "GovernancePass", "GovernedQuery", "deny", "node_position"]
+__all__ = [
+    "COLUMN_TYPE",
+    "POLICY_NODE",
+    "GovernContext",
+    "GovernancePass",
+    "GovernedQuery",
+    "deny",
+    "node_position",
+]
+
+COLUMN_TYPE = "crossroads.type"
+"""Meta key on a resolved column node: the declared type of the base column it reads."""
+POLICY_NODE = "crossroads.policy"
+"""Meta key on the root of a row filter or mask spliced into a statement: it is the
+policy's expression, not the statement's, so it is not read in the statement's dialect."""
 
 
 def node_position(node: exp.Expr | None) -> str:
@@ -91,6 +105,8 @@ class GovernContext:
     notes: list[str] = field(default_factory=list)
     extra_functions: frozenset[str] = frozenset()
     """Function names allowed on top of the dialect's allow-list."""
+    rendered: tuple[exp.Expr, str] | None = None
+    """The tree last rendered in the target dialect, and the SQL (see ``to_target_sql``)."""
 
     @property
     def root(self) -> exp.Expr:

@@ -40,4 +40,5 @@ def row_limit(ctx: GovernContext) -> None:
         # a computed LIMIT: keep it, and cap the whole query from outside
         ctx.tree = exp.select("*").from_(root.subquery("_limited")).limit(cap)
         return
-    ctx.tree = root.limit(cap, copy=False)
+    # built directly: Query.limit() would parse the number
+    root.set("limit", exp.Limit(expression=exp.Literal.number(cap)))

@@ -44,29 +44,63 @@ _QUERY_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery)
 
 def _sqlite_double_quoted_strings(ctx: GovernContext, tree: exp.Expr) -> None:
     """SQLite reads a double-quoted word that names no column as a string literal
-    (Spider's gold queries rely on it). Do the same, so such queries resolve."""
-    known = {c.name.lower() for t in ctx.schema.tables.values() for c in t.columns}
-    known |= {a.alias.lower() for a in tree.find_all(exp.Alias) if a.alias}
-    known |= {
-        i.name.lower()
-        for cte in tree.find_all(exp.CTE)
-        for i in (cte.args.get("alias") or exp.TableAlias()).find_all(exp.Identifier)
-    }
-    for column in list(tree.find_all(exp.Column)):
-        ident = column.this
-        if (
-            isinstance(ident, exp.Identifier)
-            and ident.quoted
-            and not column.table
-            and ident.name.lower() not in known
-        ):
-            column.replace(exp.Literal.string(ident.name))
+    (Spider's gold queries rely on it). Do the same, so such queries resolve.
+
+    Only double quotes: a name in backquotes or brackets is always a column to SQLite.
+    A word is a column when a table the statement reads, an alias or a CTE names it.
+    """
+    if '"' not in ctx.sql:
+        return
+    tables: set[str] = set()
+    known: set[str] = set()
+    candidates: list[exp.Column] = []
+    for node in tree.walk():
+        if isinstance(node, exp.Column):
+            ident = node.this
+            if (
+                isinstance(ident, exp.Identifier)
+                and ident.quoted
+                and not node.table
+                and _double_quoted(ctx.sql, ident)
+            ):
+                candidates.append(node)
+        elif isinstance(node, exp.Table):
+            tables.add(node.name.lower())
+        elif isinstance(node, exp.Alias):
+            if node.alias:
+                known.add(node.alias.lower())
+        elif isinstance(node, exp.CTE):
+            alias = node.args.get("alias") or exp.TableAlias()
+            known |= {i.name.lower() for i in alias.find_all(exp.Identifier)}
+    if not candidates:
+        return
+    for name in tables:
+        table = ctx.schema.table(name)
+        if table is not None:
+            known |= {c.lower() for c in table.column_names}
+    for column in candidates:
+        if column.name.lower() not in known:
+            column.replace(exp.Literal.string(column.name))
+
+
+def _double_quoted(sql: str, ident: exp.Identifier) -> bool:
+    start = (ident.meta or {}).get("start")
+    if not isinstance(start, int) or not 0 <= start < len(sql):
+        return True  # no position recorded: keep the double-quote reading
+    return sql[start] == '"'
 
 
 def parse_single_statement(ctx: GovernContext) -> None:
     """Exactly one statement, parseable in the source dialect, and it is a query."""
     try:
         statements = [s for s in sqlglot.parse(ctx.sql, read=ctx.read_dialect) if s is not None]
+    except RecursionError:
+        raise deny(
+            ctx,
+            "sql.parse",
+            "the statement is nested too deeply to be parsed and checked; flatten it "
+            "(fewer nested parentheses, subqueries or NOTs)",
+        ) from None
     except (ParseError, TokenError) as exc:
         detail = str(exc).splitlines()[0]
         errors = getattr(exc, "errors", None) or []
