@@ -635,7 +635,8 @@ def results_section(results: dict[str, Any]) -> str:
         "",
         render(results),
         "",
-        "Reproduce:",
+        "Reproduce (PostgreSQL from `--pg-url` or `$CROSSROADS_TEST_PG_URL`; `FAST_VENV`: a "
+        "venv with `pip install -e '.[fast]'`):",
         "",
         "```",
         results["command"],

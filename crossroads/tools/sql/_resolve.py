@@ -86,7 +86,10 @@ def resolve_tables(ctx: GovernContext) -> None:
         else:
             ctx.cte_names.add(node.alias_or_name.lower())
     maybe_cte = ctx.cte_names and any(t.name.lower() in ctx.cte_names for t in tables)
-    cte_refs = _cte_references(ctx.root) if maybe_cte else set()
+    try:
+        cte_refs = _cte_references(ctx.root) if maybe_cte else set()
+    except OptimizeError as exc:
+        raise deny(ctx, "sql.resolve", f"the statement cannot be resolved: {exc}") from None
     for ref in tables:
         if not isinstance(ref.this, exp.Identifier):
             raise deny(

@@ -450,3 +450,14 @@ def test_the_refusals_guard_real_differences(pg_t: str, mysql_t: str, sqlite_url
         sqlite_url, "SELECT strftime('%B', '2012-03-05'), length('é'), CAST('1:2' AS INTERVAL)"
     )
     assert lite == [(None, 1, 1)]
+
+
+@pytest.mark.postgres
+def test_a_row_filter_keeps_its_meaning_whatever_the_statement_dialect(pg_t: str) -> None:
+    catalog = _catalog()
+    catalog.add_row_filter("table:t", "name LIKE 'A%'")
+    with SQLDatabase(pg_t) as db:
+        governed = GovernedSQL(db, catalog, audit=AuditLog.memory(), dialect="sqlite")
+        result = governed.run("SELECT id FROM t WHERE name LIKE 'a%' ORDER BY id", WHO)
+    assert result.rows == [(1,), (3,)]  # the statement's LIKE ignores case; the filter's not
+    assert "name LIKE 'A%'" in result.sql
