@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -30,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from _report import machine, update_results
 from pydantic import BaseModel
 
 from crossroads.audit import AuditLog, SQLSink
@@ -218,17 +217,6 @@ def measure_runner(tmp: Path, calls: int) -> dict[str, dict[str, float]]:
 # -- report ----------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    """Facts that make the numbers comparable."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-    }
-
-
 def _label(name: str) -> str:
     labels = {
         "jsonl_flush": "JSONL, flush per event",
@@ -297,20 +285,6 @@ def results_section(results: dict[str, Any]) -> str:
     )
 
 
-def update_results(path: Path, section: str) -> None:
-    """Replace (or add) this benchmark's section of RESULTS.md, leaving the rest alone."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == HEADING), None)
-    if start is None:
-        body = text if text.endswith("\n") else text + "\n"
-        path.write_text(f"{body}\n{section}")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    after = "".join(lines[end:])
-    path.write_text("".join(lines[:start]) + section + ("\n" + after if after else ""))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=2000, help="events per sink (2000)")
@@ -342,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.out}")
     if args.results is not None:
-        update_results(args.results, results_section(results))
+        update_results(args.results, HEADING, results_section(results))
         print(f"updated {args.results}")
     return 0
 

@@ -246,7 +246,11 @@ def answer(
     max_repairs: int,
 ) -> SQLAnswer:
     """Deterministic or LLM mode; an unavailable model falls back to deterministic."""
-    if gateway is not None:
+    mode: Literal["deterministic", "llm"] = "deterministic"
+    tries = 1
+    if gateway is None:
+        result, notes = deterministic_sql(governed, question, principal, lexicon)
+    else:
         try:
             result, notes, tries = llm_sql(
                 governed,
@@ -257,9 +261,10 @@ def answer(
                 examples=examples,
                 max_repairs=max_repairs,
             )
+            mode = "llm"
         except LLMError as exc:
             try:
-                result, notes = deterministic_sql(governed, question, principal, lexicon)
+                result, _ = deterministic_sql(governed, question, principal, lexicon)
             except CannotAnswer as inner:
                 raise CannotAnswer(
                     f"the model failed ({exc}) and no query could be built without it: {inner}",
@@ -267,29 +272,12 @@ def answer(
                     reason=inner.reason,
                 ) from exc
             notes = [f"the model failed ({type(exc).__name__}); answered deterministically"]
-            return SQLAnswer(
-                question=question,
-                sql=result.sql,
-                result=result,
-                text=answer_text(result),
-                mode="deterministic",
-                notes=tuple(notes),
-            )
-        return SQLAnswer(
-            question=question,
-            sql=result.sql,
-            result=result,
-            text=answer_text(result),
-            mode="llm",
-            notes=tuple(notes),
-            attempts=tries,
-        )
-    result, notes = deterministic_sql(governed, question, principal, lexicon)
     return SQLAnswer(
         question=question,
         sql=result.sql,
         result=result,
         text=answer_text(result),
-        mode="deterministic",
+        mode=mode,
         notes=tuple(notes),
+        attempts=tries,
     )
