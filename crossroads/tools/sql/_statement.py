@@ -90,6 +90,36 @@ def _double_quoted(sql: str, ident: exp.Identifier) -> bool:
     return sql[start] == '"'
 
 
+MAX_NODES = 20_000
+"""The most parse-tree nodes a statement may have (a 50,000-value IN list has 50,010)."""
+MAX_DEPTH = 1_000
+"""The deepest a parse tree may nest (``a = 1 OR b = 2 OR …`` nests one level per term)."""
+
+
+def _check_size(ctx: GovernContext, tree: exp.Expr) -> None:
+    """Refuse statements too large to check in bounded time: the passes run before the
+    database's statement timeout applies, and a 2,000-term OR chain took 4.5 s."""
+    nodes, deepest = 0, 0
+    stack: list[tuple[exp.Expr, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        deepest = max(deepest, depth)
+        if nodes > MAX_NODES or deepest > MAX_DEPTH:
+            what = (
+                f"more than {MAX_NODES:,} parse-tree nodes"
+                if nodes > MAX_NODES
+                else f"nesting deeper than {MAX_DEPTH:,} levels"
+            )
+            raise deny(
+                ctx,
+                "sql.size",
+                f"the statement is too large to check in bounded time ({what}); split it, "
+                "or use IN (...) instead of a long chain of OR",
+            )
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+
+
 def parse_single_statement(ctx: GovernContext) -> None:
     """Exactly one statement, parseable in the source dialect, and it is a query."""
     try:
@@ -134,6 +164,7 @@ def parse_single_statement(ctx: GovernContext) -> None:
         )
     if ctx.read_dialect == "sqlite":
         _sqlite_double_quoted_strings(ctx, tree)
+    _check_size(ctx, tree)
     ctx.tree = tree
 
 

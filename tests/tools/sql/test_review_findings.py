@@ -94,3 +94,33 @@ def test_the_runner_must_share_the_catalog(db: SQLDatabase, catalog: Catalog) ->
 def test_passes_must_start_with_parsing(db: SQLDatabase, catalog: Catalog) -> None:
     with pytest.raises(ConfigError, match="parse_single_statement"):
         GovernedSQL(db, catalog, passes=())
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("SELECT id FROM staff WHERE " + " OR ".join(f"name = 'x{i}'" for i in range(2000)),
+         "nesting deeper"),
+        ("SELECT id FROM staff WHERE id IN (" + ",".join(map(str, range(30_000))) + ")",
+         "parse-tree nodes"),
+    ],
+    ids=["2000-term OR chain", "30000-value IN list"],
+)  # fmt: skip
+def test_statements_too_large_to_check_quickly_are_refused(
+    db: SQLDatabase, catalog: Catalog, sql: str, why: str
+) -> None:
+    """Governance runs before the statement timeout: a 2,000-term OR took 4.5 s to check."""
+    audit = AuditLog.memory()
+    governed = GovernedSQL(db, catalog, audit=audit)
+    started = time.monotonic()
+    with pytest.raises(PolicyViolation, match=why) as info:
+        governed.run(sql, ANA)
+    assert info.value.rule == "sql.size"
+    assert time.monotonic() - started < 2
+    assert audit.events()[-1].stage == "error"
+
+
+def test_a_long_but_reasonable_in_list_still_runs(db: SQLDatabase, catalog: Catalog) -> None:
+    governed = GovernedSQL(db, catalog, audit=AuditLog.memory())
+    sql = "SELECT name FROM staff WHERE id IN (" + ",".join(map(str, range(5_000))) + ")"
+    assert governed.run(sql, ANA).rows == [("x",)]
