@@ -42,8 +42,7 @@ from crossroads.audit import AuditLog
 from crossroads.connectors import SQLDatabase
 from crossroads.errors import CrossroadsError, PolicyViolation
 from crossroads.policy import Catalog, Principal
-from crossroads.tools.sql import GovernedSQL
-from crossroads.tools.sql._dialect import faithful_rewrites
+from crossroads.tools.sql import GovernedSQL, faithful_rewrites
 
 HEADING = "## BIRD mini-dev coverage (benchmarks/bird_coverage.py)"
 DEFAULT_DATA = SHARED_BENCH / "bird-minidev"

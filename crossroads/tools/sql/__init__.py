@@ -6,7 +6,7 @@ over the parse tree that raises ``PolicyViolation`` naming its rule.
 """
 
 from crossroads.tools.sql._context import GovernancePass, GovernContext, GovernedQuery
-from crossroads.tools.sql._dialect import render_target
+from crossroads.tools.sql._dialect import faithful, faithful_rewrites, render_target, unfaithful
 from crossroads.tools.sql._functions import DENIED_FUNCTIONS, SAFE_FUNCTIONS, allowed_functions
 from crossroads.tools.sql._governed import (
     DEFAULT_PASSES,
@@ -38,6 +38,8 @@ __all__ = [
     "VisibleTable",
     "allowed_functions",
     "column_grants",
+    "faithful",
+    "faithful_rewrites",
     "no_variables",
     "parse_single_statement",
     "read_only",
@@ -46,4 +48,5 @@ __all__ = [
     "row_filters_and_masks",
     "row_limit",
     "table_grants",
+    "unfaithful",
 ]

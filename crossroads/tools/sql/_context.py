@@ -103,6 +103,8 @@ class GovernContext:
     """Table → column → mask expression applied."""
     cte_names: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    rewrites: list[str] = field(default_factory=list)
+    """Constructs written with their exact equivalent in the target (``LIKE → GLOB``)."""
     extra_functions: frozenset[str] = frozenset()
     """Function names allowed on top of the dialect's allow-list."""
     rendered: tuple[exp.Expr, str] | None = None
@@ -145,6 +147,9 @@ class GovernedQuery:
     """The grants that allowed the reads."""
     max_rows: int
     """The row limit applied."""
+    rewrites: tuple[str, ...] = ()
+    """Constructs written with their exact equivalent in the target dialect
+    (``LIKE → GLOB`` when a SQLite statement runs on PostgreSQL …)."""
 
     def policy_summary(self) -> dict[str, Any]:
         """What the audit log records of the governance applied."""
@@ -157,4 +162,5 @@ class GovernedQuery:
             "row_filters": {t: list(p) for t, p in self.row_filters.items()},
             "masks": {t: dict(m) for t, m in self.masks.items()},
             "max_rows": self.max_rows,
+            "rewrites": list(self.rewrites),
         }

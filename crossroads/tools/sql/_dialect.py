@@ -488,6 +488,7 @@ def to_target_sql(ctx: GovernContext) -> str:
         return cached[1]
     tree = root
     if ctx.read_dialect != ctx.target_dialect:
+        ctx.rewrites = faithful_rewrites(root, ctx.read_dialect, ctx.target_dialect)
         tree = faithful(root, ctx.read_dialect, ctx.target_dialect)
         problem = unfaithful(tree, ctx.target_dialect, source=ctx.read_dialect)
         if problem is not None:

@@ -284,6 +284,7 @@ class GovernedSQL:
             masks={t: dict(m) for t, m in ctx.masks.items()},
             grants=tuple(ctx.grants),
             max_rows=self.max_rows,
+            rewrites=tuple(ctx.rewrites),
         )
 
     def govern(self, sql: str, principal: Principal) -> GovernedQuery:

@@ -25,8 +25,7 @@ from crossroads.audit import AuditLog
 from crossroads.connectors import SQLDatabase
 from crossroads.errors import PolicyViolation
 from crossroads.policy import Catalog, Principal
-from crossroads.tools.sql import GovernedSQL
-from crossroads.tools.sql._dialect import faithful, unfaithful
+from crossroads.tools.sql import GovernedSQL, faithful, unfaithful
 
 NAMES = ["Alpha", "alpha", "ALPHA x", "a%b", "a_b", "a*b", "a[b", "a\\b", "Émile", "émile", None]
 STAMPS = [

@@ -124,3 +124,17 @@ def test_a_long_but_reasonable_in_list_still_runs(db: SQLDatabase, catalog: Cata
     governed = GovernedSQL(db, catalog, audit=AuditLog.memory())
     sql = "SELECT name FROM staff WHERE id IN (" + ",".join(map(str, range(5_000))) + ")"
     assert governed.run(sql, ANA).rows == [("x",)]
+
+
+def test_exact_rewrites_are_reported_and_audited(db: SQLDatabase, catalog: Catalog) -> None:
+    """A PostgreSQL statement run on SQLite: LIKE is case-sensitive there, GLOB here."""
+    audit = AuditLog.memory()
+    governed = GovernedSQL(db, catalog, audit=audit, dialect="postgres")
+    query = governed.govern("SELECT name FROM staff WHERE name LIKE 'x%'", ANA)
+    assert query.rewrites
+    assert any("GLOB" in r for r in query.rewrites)
+    assert "GLOB" in query.sql
+    governed.run("SELECT name FROM staff WHERE name LIKE 'x%'", ANA)
+    decision = next(e for e in audit.events() if e.stage == "decision")
+    assert decision.policy is not None
+    assert decision.policy["rewrites"] == list(query.rewrites)
