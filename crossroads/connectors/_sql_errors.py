@@ -65,8 +65,8 @@ def timeout_error(sql: str, timeout_s: float, detail: str | None = None) -> SQLT
     return SQLTimeout(
         f"the statement ran past its {timeout_s:g} s time limit and was cancelled{why}. "
         "Make it cheaper (filter earlier, aggregate, select fewer rows) or raise the "
-        "limit: execute(sql, timeout_s=...) for one call, "
-        f"SQLDatabase(..., timeout_s=...) for all.\n  SQL: {_shown(sql)}",
+        "limit: GovernedSQL(..., timeout_s=...) for governed SQL, "
+        f"SQLDatabase(..., timeout_s=...) for direct calls.\n  SQL: {_shown(sql)}",
         sql=sql,
     )
 

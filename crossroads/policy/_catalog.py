@@ -260,7 +260,15 @@ class Catalog:
         if view is not None:
             return view
         if not isinstance(principal, Principal):
-            raise TypeError(f"expected a Principal, got {type(principal).__name__}")
+            hint = (
+                f"; look it up with catalog.principal({principal!r})"
+                if isinstance(principal, str)
+                else ""
+            )
+            raise ConfigError(
+                f"policy questions take a Principal, got {type(principal).__name__} "
+                f"{principal!r}{hint}"
+            )
         if self._index is None:
             self._index = index_grants(list(self._grants))
         if len(self._views) >= _MAX_VIEWS:

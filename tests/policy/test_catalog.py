@@ -301,3 +301,13 @@ def test_graph_rules() -> None:
     assert all(g.privilege == "TRAVERSE" for g in cat.grants)
     with pytest.raises(ConfigError, match="TRAVERSE applies to relation, label and graph"):
         cat.add_graph_rule("table:x", to="*")
+
+
+def test_a_principal_id_instead_of_a_principal_gets_a_hint() -> None:
+    from crossroads.errors import ConfigError
+    from crossroads.policy import Catalog
+
+    catalog = Catalog()
+    catalog.grant("SELECT", on="table:t", to="user:alice")
+    with pytest.raises(ConfigError, match=r"catalog\.principal\('alice'\)"):
+        catalog.check("alice", "SELECT", "table:t")  # type: ignore[arg-type]
