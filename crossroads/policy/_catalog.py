@@ -259,16 +259,7 @@ class Catalog:
         view = self._views.get(principal)
         if view is not None:
             return view
-        if not isinstance(principal, Principal):
-            hint = (
-                f"; look it up with catalog.principal({principal!r})"
-                if isinstance(principal, str)
-                else ""
-            )
-            raise ConfigError(
-                f"policy questions take a Principal, got {type(principal).__name__} "
-                f"{principal!r}{hint}"
-            )
+        _require_principal(principal)
         if self._index is None:
             self._index = index_grants(list(self._grants))
         if len(self._views) >= _MAX_VIEWS:
@@ -419,3 +410,12 @@ class Catalog:
         from crossroads.policy._loader import dump_dict
 
         return dump_dict(self)
+
+
+def _require_principal(value: object) -> None:
+    """Callers outside the type checker pass ids too: say which lookup they meant."""
+    if not isinstance(value, Principal):
+        hint = f"; look it up with catalog.principal({value!r})" if isinstance(value, str) else ""
+        raise ConfigError(
+            f"policy questions take a Principal, got {type(value).__name__} {value!r}{hint}"
+        )
