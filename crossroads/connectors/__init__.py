@@ -1,10 +1,13 @@
 """Backends behind one small protocol per kind (see :mod:`crossroads.connectors.base`).
 
-SQL databases through SQLAlchemy (:class:`SQLDatabase`); language models over httpx in
-:mod:`crossroads.connectors.llm`. Connectors know nothing of policy: only tools call
-them, and tools run only through the runner.
+SQL databases through SQLAlchemy (:class:`SQLDatabase`); graph stores in memory on
+networkx (:class:`NetworkXGraph`) or on a Neo4j server (:class:`Neo4jGraph`); language
+models over httpx in :mod:`crossroads.connectors.llm`. Connectors know nothing of
+policy: only tools call them, and tools run only through the runner.
 """
 
+from crossroads.connectors._graph_neo4j import Neo4jGraph
+from crossroads.connectors._graph_nx import NetworkXGraph
 from crossroads.connectors._sql import SQLDatabase
 from crossroads.connectors.base import (
     LLM,
@@ -33,6 +36,8 @@ __all__ = [
     "ForeignKey",
     "GraphStore",
     "Message",
+    "Neo4jGraph",
+    "NetworkXGraph",
     "QueryResult",
     "SQLBackend",
     "SQLDatabase",

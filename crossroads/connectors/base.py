@@ -12,7 +12,7 @@ only through the runner, which authorises and audits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -156,7 +156,10 @@ class Edge:
 
 @runtime_checkable
 class GraphStore(Protocol):
-    """A labelled property graph with typed relations."""
+    """A labelled graph with typed, directed relations between named nodes.
+
+    Nodes are identified by a string id (for Neo4j, the ``name`` property).
+    """
 
     def relations(self) -> frozenset[str]:
         """Every relation type in the graph."""
@@ -174,7 +177,32 @@ class GraphStore(Protocol):
         direction: Literal["out", "in", "both"] = "out",
         limit: int | None = None,
     ) -> list[Edge]:
-        """Edges at ``node`` of type ``relation`` (any when None), in ``direction``."""
+        """Edges at ``node`` of type ``relation`` (any when None), in ``direction``.
+
+        Every :class:`Edge` keeps its stored orientation (``source`` -> ``target``)
+        whatever the direction asked for. An unknown node or relation gives an empty
+        list, not an error; ``limit`` caps the number of edges returned (fan-out cap).
+        """
+        ...
+
+    def node_labels(self, node: str) -> frozenset[str]:
+        """The labels (types) of ``node``; empty for an unlabelled or unknown node."""
+        ...
+
+    def find_nodes(self, name: str) -> list[str]:
+        """Ids of the nodes whose id or ``name`` is exactly ``name`` (no normalisation)."""
+        ...
+
+    def nodes(self) -> Iterator[str]:
+        """Every node id (entity linking builds its index from them)."""
+        ...
+
+    def node_count(self) -> int:
+        """The number of nodes."""
+        ...
+
+    def edge_count(self) -> int:
+        """The number of edges (a triple stored twice counts once)."""
         ...
 
 
