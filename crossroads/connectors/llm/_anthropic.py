@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from crossroads.connectors.base import Completion, Message, Usage
-from crossroads.connectors.llm._http import HTTPChat, parse_json_text, post_json, redact
+from crossroads.connectors.llm._http import HTTPChat, parse_json_text, post_json
 from crossroads.errors import LLMResponseError
 
 __all__ = ["AnthropicChat"]
@@ -155,23 +155,12 @@ class AnthropicChat(HTTPChat):
         return self._completion(body, json_requested=json_schema is not None, wrapped=wrapped)
 
     def _completion(self, body: Any, *, json_requested: bool, wrapped: bool) -> Completion:
-        try:
-            parsed = _MessageResponse.model_validate(body)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
-                for e in exc.errors()[:3]
-            )
-            raise LLMResponseError(
-                redact(
-                    f"{self.provider} model {self._model!r} at {self._url} answered 200 with JSON "
-                    f"that is not a message ({problems}). Check that base_url points at the "
-                    "Anthropic API.",
-                    (self._api_key,),
-                ),
-                model=self._model,
-                status=200,
-            ) from exc
+        parsed = self._read(
+            _MessageResponse,
+            body,
+            what="a message",
+            hint="Check that base_url points at the Anthropic API.",
+        )
         text = "".join(b.text or "" for b in parsed.content if b.type == "text")
         data: Any = None
         if json_requested:

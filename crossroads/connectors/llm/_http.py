@@ -22,9 +22,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from crossroads.errors import (
     LLMConnectionError,
@@ -259,12 +260,17 @@ class ClientHolder:
                 self._client = None
 
 
+_Wire = TypeVar("_Wire", bound=BaseModel)
+
+
 class HTTPChat:
     """What every HTTP chat connector shares: the model, the endpoint, the headers,
-    the client it owns or borrows, and closing it (also on leaving a ``with`` block)."""
+    the client it owns or borrows, reading the provider's answer, and closing the
+    client (also on leaving a ``with`` block)."""
 
     provider = "http"
     """The name the gateway audits calls under (``<provider>:<model>``)."""
+    _api_key: str | None = None
 
     def __init__(
         self,
@@ -293,6 +299,26 @@ class HTTPChat:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._model!r}, url={self._url!r})"
+
+    def _read(self, wire: type[_Wire], body: Any, *, what: str, hint: str) -> _Wire:
+        """``body`` as the provider's response model, or LLMResponseError saying which
+        fields were wrong (``what``: "a message"; ``hint``: what to check)."""
+        try:
+            return wire.model_validate(body)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
+                for e in exc.errors()[:3]
+            )
+            raise LLMResponseError(
+                redact(
+                    f"{self.provider} model {self._model!r} at {self._url} answered 200 with JSON "
+                    f"that is not {what} ({problems}). {hint}",
+                    (self._api_key,),
+                ),
+                model=self._model,
+                status=200,
+            ) from exc
 
     def close(self) -> None:
         """Close the HTTP client this object made (a client passed in is left open)."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from crossroads.connectors.base import Completion, Message, Usage
 from crossroads.connectors.llm._http import (
@@ -21,7 +21,6 @@ from crossroads.connectors.llm._http import (
     estimate_tokens,
     parse_json_text,
     post_json,
-    redact,
 )
 from crossroads.errors import LLMResponseError
 
@@ -189,23 +188,12 @@ class OpenAIChat(HTTPChat):
     def _completion(
         self, body: Any, messages: Sequence[Message], *, json_requested: bool
     ) -> Completion:
-        try:
-            parsed = _ChatResponse.model_validate(body)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
-                for e in exc.errors()[:3]
-            )
-            raise LLMResponseError(
-                redact(
-                    f"{self.provider} model {self._model!r} at {self._url} answered 200 with JSON "
-                    f"that is not a chat completion ({problems}). Check that base_url points at "
-                    "an OpenAI-compatible API.",
-                    (self._api_key,),
-                ),
-                model=self._model,
-                status=200,
-            ) from exc
+        parsed = self._read(
+            _ChatResponse,
+            body,
+            what="a chat completion",
+            hint="Check that base_url points at an OpenAI-compatible API.",
+        )
         choice = parsed.choices[0]
         if choice.message.content is None and choice.message.refusal is not None:
             raise LLMResponseError(
