@@ -101,8 +101,6 @@ class GovernContext:
     """Table → bound predicates injected."""
     masks: dict[str, dict[str, str]] = field(default_factory=dict)
     """Table → column → mask expression applied."""
-    cte_names: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
     rewrites: list[str] = field(default_factory=list)
     """Constructs written with their exact equivalent in the target (``LIKE → GLOB``)."""
     extra_functions: frozenset[str] = frozenset()

@@ -79,13 +79,13 @@ def _qualifier_allowed(ctx: GovernContext, ref: exp.Table, table: Table) -> bool
 def resolve_tables(ctx: GovernContext) -> None:
     """Every table reference names a CTE in scope or a table of the live schema."""
     tables: list[exp.Table] = []
-    ctx.cte_names = set()
+    cte_names: set[str] = set()
     for node in ctx.root.find_all(exp.Table, exp.CTE):
         if isinstance(node, exp.Table):
             tables.append(node)
         else:
-            ctx.cte_names.add(node.alias_or_name.lower())
-    maybe_cte = ctx.cte_names and any(t.name.lower() in ctx.cte_names for t in tables)
+            cte_names.add(node.alias_or_name.lower())
+    maybe_cte = cte_names and any(t.name.lower() in cte_names for t in tables)
     try:
         cte_refs = _cte_references(ctx.root) if maybe_cte else set()
     except OptimizeError as exc:
