@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from crossroads.audit import AuditLog, EventKind, resolve_audit
-from crossroads.errors import ConfigError, ToolError, ToolInvocationError, ToolNotFound
+from crossroads.errors import (
+    ConfigError,
+    PolicyViolation,
+    ToolError,
+    ToolInvocationError,
+    ToolNotFound,
+)
 from crossroads.policy._principal import Principal
 
 if TYPE_CHECKING:
@@ -225,16 +231,13 @@ class ToolRunner:
                 raise ToolError(f"bad arguments for tool {name!r}: {problems}", tool=name) from None
             try:
                 permit = tool.authorize(parsed, principal, self.catalog)
-            except Exception as exc:
-                from crossroads.errors import PolicyViolation
-
-                if isinstance(exc, PolicyViolation):
-                    span.decide(
-                        allowed=False,
-                        reason=str(exc),
-                        rule=exc.rule,
-                        policy={"securable": exc.securable, "privilege": exc.privilege},
-                    )
+            except PolicyViolation as exc:
+                span.decide(
+                    allowed=False,
+                    reason=str(exc),
+                    rule=exc.rule,
+                    policy={"securable": exc.securable, "privilege": exc.privilege},
+                )
                 raise
             span.decide(
                 allowed=True, reason=permit.reason, rule=permit.rule, policy=dict(permit.policy)

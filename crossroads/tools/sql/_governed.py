@@ -163,7 +163,7 @@ class SQLSchemaTool(Tool[_NoArgs, list[VisibleTable]]):
             masks = catalog.masks_for(principal, table.name, visible)
             try:
                 filtered = bool(catalog.row_filters_for(principal, table.name))
-            except Exception:  # a filter the principal cannot satisfy still filters
+            except PolicyViolation:  # a filter the principal cannot satisfy still filters
                 filtered = True
             cols = tuple(
                 VisibleColumn(name=c.name, type=c.type, masked=c.name in masks)
