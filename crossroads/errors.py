@@ -11,6 +11,7 @@
     │   ├── ToolNotFound (LookupError)      no tool of that name is registered
     │   ├── ToolInvocationError             a tool was called around the runner
     │   ├── CannotAnswer                    a route found no grounded answer (fall back)
+    │   │   └── AmbiguousEntity             a mention names several nodes: the candidates
     │   └── SQLError                        the database refused or failed a statement
     │       └── SQLTimeout (TimeoutError)   the statement ran past its time limit
     ├── ConnectorError (ConnectionError)    a backend could not be reached
@@ -33,6 +34,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AuditError",
+    "AmbiguousEntity",
     "AuditIntegrityError",
     "BudgetExceeded",
     "CannotAnswer",
@@ -152,6 +154,23 @@ class CannotAnswer(ToolError):
     def __init__(self, message: str, *, tool: str | None = None, reason: str = "") -> None:
         self.reason = reason or message
         super().__init__(message, tool=tool)
+
+
+class AmbiguousEntity(CannotAnswer):
+    """A mention in the question names several entities equally well. ``mention`` is the
+    text, ``candidates`` the node ids it could mean: ask again naming one of them."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        mention: str,
+        candidates: Sequence[str],
+        tool: str | None = None,
+    ) -> None:
+        self.mention = mention
+        self.candidates = tuple(candidates)
+        super().__init__(message, tool=tool, reason="ambiguous entity")
 
 
 class SQLError(ToolError):

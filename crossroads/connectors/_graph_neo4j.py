@@ -197,6 +197,10 @@ class Neo4jGraph:
         """``[name]`` when a node of that name exists (the name is the id), else ``[]``."""
         return [name] if self.has_node(name) else []
 
+    def node_name(self, node: str) -> str:
+        """``node`` itself: a Neo4j node's id is its ``name`` property."""
+        return node
+
     def nodes(self) -> Iterator[str]:
         """Every distinct node name (read in one transaction)."""
         rows = self._read(

@@ -193,6 +193,10 @@ class GraphStore(Protocol):
         """Ids of the nodes whose id or ``name`` is exactly ``name`` (no normalisation)."""
         ...
 
+    def node_name(self, node: str) -> str:
+        """The display name of ``node`` (answers are given by name); its id when unnamed."""
+        ...
+
     def nodes(self) -> Iterator[str]:
         """Every node id (entity linking builds its index from them)."""
         ...

@@ -173,6 +173,9 @@ class TestGraphStoreConformance:
         assert store.find_nodes("Kismet") == ["Kismet"]
         assert store.find_nodes("kismet") == []
 
+    def test_node_name_of_a_named_node(self, store: GraphStore) -> None:
+        assert store.node_name("Kismet") == "Kismet"
+
     def test_counts_and_nodes(self, store: GraphStore) -> None:
         names = {n for t in TRIPLES for n in (t[0], t[2])}
         assert set(store.nodes()) == names

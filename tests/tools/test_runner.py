@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from crossroads.audit import AuditLog
-from crossroads.connectors import SQLDatabase
+from crossroads.connectors import NetworkXGraph, SQLDatabase
 from crossroads.errors import (
     ConfigError,
     PolicyViolation,
@@ -21,6 +21,7 @@ from crossroads.errors import (
 )
 from crossroads.policy import Catalog, Principal
 from crossroads.tools import Permit, Ticket, Tool, ToolRunner, registered_tools
+from crossroads.tools.graph import GraphQA
 from crossroads.tools.sql import GovernedSQL
 
 ALLOWED = Principal("ana", groups=["analysts"], attributes={"region": "EU"})
@@ -50,7 +51,11 @@ def runner(tmp_path: Path) -> Iterator[ToolRunner]:
     con.close()
     catalog = Catalog()
     catalog.grant("SELECT", on="table:t", to="group:analysts")
+    catalog.add_graph_rule("relation:directed_by", to="group:analysts")
     runner = ToolRunner(catalog, audit=AuditLog.memory())
+    graph = NetworkXGraph()
+    graph.add_edge("Kismet", "directed_by", "William Dieterle")
+    GraphQA(graph, catalog, runner=runner)
     with SQLDatabase(f"sqlite:///{path}") as db:
         GovernedSQL(db, catalog, runner=runner)
         yield runner
@@ -70,6 +75,19 @@ CASES: dict[str, ToolCase] = {
         denied=(STRANGER, {"question": "How many t are there?"}),
         # no table, column or value matches: CannotAnswer, a ToolError the router falls back on
         failing={"question": "How many Narnia are there?"},
+        failure=ToolError,
+    ),
+    "graph.traverse": ToolCase(
+        ok={"start": ["Kismet"], "paths": ["directed_by"]},
+        denied=(STRANGER, {"start": ["Kismet"], "paths": ["directed_by"]}),
+        failing={"start": ["Kismet"], "paths": ["directed_by/(("]},  # unreadable path
+        failure=ToolError,
+    ),
+    "graph.ask": ToolCase(
+        ok={"question": "who directed [Kismet]"},
+        denied=(STRANGER, {"question": "who directed [Kismet]"}),
+        # no node is named: CannotAnswer, a ToolError the router falls back on
+        failing={"question": "who directed [Narnia]"},
         failure=ToolError,
     ),
     "sql.schema": ToolCase(
