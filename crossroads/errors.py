@@ -33,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
-    "AuditError",
     "AmbiguousEntity",
+    "AuditError",
     "AuditIntegrityError",
     "BudgetExceeded",
     "CannotAnswer",

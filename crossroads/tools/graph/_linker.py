@@ -68,8 +68,9 @@ class LinkedEntity:
 class EntityLinker:
     """An index of a graph's node names for linking questions to nodes.
 
-    Built on first use from :meth:`GraphStore.nodes` and ``node_name``; ``aliases``
-    maps extra names to node ids (``{"paracetamol": "Acetaminophen"}``).
+    Built on first use from :meth:`GraphStore.nodes` and ``node_name``, and rebuilt
+    when the graph's node or edge count has changed; ``aliases`` maps extra names to
+    node ids (``{"paracetamol": "Acetaminophen"}``).
     """
 
     def __init__(
@@ -86,35 +87,44 @@ class EntityLinker:
                 )
             self._aliases[name] = targets
         self._lock = threading.Lock()
-        self._built = False
+        self._built: tuple[int, int] | None = None  # the graph's (nodes, edges) when built
         self._exact: dict[str, list[str]] = {}
         self._norm: dict[str, list[str]] = {}
         self._loose: dict[str, list[str]] = {}
         self._alias: dict[str, list[str]] = {}
         self._longest = 1
 
+    def check_aliases(self) -> None:
+        """ConfigError when an alias names a node the graph does not have."""
+        for name, targets in self._aliases.items():
+            for node in targets:
+                if not self.graph.has_node(node):
+                    raise ConfigError(
+                        f"alias {name!r} names node {node!r}, which is not in the graph",
+                        key="aliases",
+                    )
+
     def _build(self) -> None:
+        """Index the node names; again whenever the graph's size has changed."""
+        size = (self.graph.node_count(), self.graph.edge_count())
         with self._lock:
-            if self._built:
+            if self._built == size:
                 return
+            self._exact, self._norm, self._loose, self._alias = {}, {}, {}, {}
             for node in self.graph.nodes():
                 name = self.graph.node_name(node)
                 for text in {node, name}:
                     self._add(self._exact, text, node)
                     self._add(self._norm, key(text), node)
                     self._add(self._loose, loose_key(text), node)
+            self.check_aliases()
             for name, targets in self._aliases.items():
                 for node in targets:
-                    if not self.graph.has_node(node):
-                        raise ConfigError(
-                            f"alias {name!r} names node {node!r}, which is not in the graph",
-                            key="aliases",
-                        )
                     self._add(self._alias, key(name), node)
             longest = max((k.count(" ") + 1 for k in self._norm), default=1)
             longest = max([longest, *(k.count(" ") + 1 for k in self._alias)])
             self._longest = min(longest, 16)
-            self._built = True
+            self._built = size
 
     @staticmethod
     def _add(index: dict[str, list[str]], text: str, node: str) -> None:

@@ -55,11 +55,18 @@ def cypher_to_path(cypher: str, *, max_hops: int = 3) -> RelationPath:
 
     Raises ``ConfigError`` saying what is not supported.
     """
-    write = _WRITES.search(cypher)
+    bare = re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"", " ", cypher)  # names and strings blanked
+    write = _WRITES.search(bare)
     if write:
         raise ConfigError(
             f"Cypher with {write.group(1).upper()} is not accepted: only one read-only "
             "MATCH path pattern with RETURN"
+        )
+    clause = re.search(r"\b(WHERE|OPTIONAL|ORDER|SKIP)\b", bare, re.I)
+    if clause:
+        raise ConfigError(
+            f"{clause.group(1).upper()} is not supported: write one MATCH path pattern that "
+            "starts at the entity, (e {name: $entity}), and RETURN the node at its far end"
         )
     query = _QUERY.match(cypher)
     if query is None or re.search(r"\bMATCH\b", query.group("pattern"), re.I):

@@ -30,8 +30,9 @@ __all__ = ["GraphPath", "RelationPath", "Step", "Traversal", "traverse"]
 
 Direction = Literal["out", "in", "both"]
 _PLAIN = re.compile(r"[A-Za-z_][\w.-]*")
+_NAME = r"<[^<>]+>|[^|()<>]+"
 _STEP = re.compile(
-    r"\s*(?:\((?P<a>[^|()]+)\|\^(?P<b>[^|()]+)\)|(?P<inv>\^)?(?P<rel><[^<>]+>|[^/^()|<>\s]+))\s*"
+    rf"\s*(?:\((?P<a>{_NAME})\|\^(?P<b>{_NAME})\)|(?P<inv>\^)?(?P<rel><[^<>]+>|[^/^()|<>\s]+))\s*"
 )
 
 
@@ -120,6 +121,9 @@ class RelationPath:
     def __str__(self) -> str:
         return "/".join(str(s) for s in self.steps)
 
+    def __repr__(self) -> str:
+        return f"RelationPath.parse({str(self)!r})"
+
 
 def _split(text: str) -> list[str]:
     """Split on ``/`` outside ``<...>`` quotes."""
@@ -199,7 +203,8 @@ def traverse(
     ``visible`` hides nodes (they are neither passed through nor returned);
     ``max_fanout`` caps the edges read per node and step, ``max_frontier`` the nodes per
     layer. With ``exclude_starts`` the start nodes are not re-entered after the first
-    hop: "films that share a director with X" does not answer X itself.
+    step: "films that share a director with X" does not answer X itself, while a
+    first-step self-loop (a film named after its star) is still an answer.
     """
     start_list = list(dict.fromkeys(starts))
     start_set = frozenset(start_list)
@@ -210,6 +215,7 @@ def traverse(
     notes: list[str] = []
     for depth, step in enumerate(path.steps):
         nxt: dict[str, tuple[int, str | None]] = {}
+        frontier_noted = False
         for node, (count, _) in layer.items():
             edges = graph.neighbors(
                 node, step.relation, direction=step.direction, limit=max_fanout + 1
@@ -225,14 +231,15 @@ def traverse(
                 other = edge.target if edge.source == node else edge.source
                 if step.direction == "both" and edge.source == edge.target == node:
                     other = node
-                if exclude_starts and other in start_set:
+                if exclude_starts and depth and other in start_set:
                     continue
                 if visible is not None and not visible(other):
                     continue
                 seen = nxt.get(other)
                 if seen is None:
                     if len(nxt) >= max_frontier:
-                        if not truncated or not any("frontier" in n for n in notes):
+                        if not frontier_noted:
+                            frontier_noted = True
                             notes.append(
                                 f"more than {max_frontier} nodes after step {depth + 1} "
                                 f"({step}); the rest were not followed"

@@ -182,7 +182,7 @@ class _NaiveBayes:
 
     def posterior(self, feats: Sequence[str]) -> list[tuple[RelationPath, float]]:
         known = [f for f in feats if f in self.vocab]
-        if not known or not self.priors:
+        if not any(f != ENTITY for f in known) or not self.priors:
             return []
         n = sum(self.priors.values())
         v = len(self.vocab)
@@ -239,7 +239,8 @@ def explain(
     Returns ``(best F1, paths with that F1)``; ``(0.0, [])`` when no path of at most
     ``max_hops`` steps reaches any answer. Shorter paths win: the search stops deepening
     once some path reaches exactly the answers. The start is not re-entered after the
-    first step; frontiers larger than ``max_frontier`` are scored but not expanded.
+    first step (as in :func:`traverse`); frontiers larger than ``max_frontier`` are
+    scored but not expanded.
     """
     gold = frozenset(answers)
     if not gold:
@@ -274,7 +275,8 @@ def explain(
                     found.update(others)
         frontier = []
         for steps, reached in grown.items():
-            reached.discard(start)
+            if depth:
+                reached.discard(start)
             if not reached:
                 continue
             hit = sum(1 for a in gold if a in reached)
@@ -311,9 +313,10 @@ class NamePlanner:
         relations: Iterable[str],
         synonyms: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        self.relations = frozenset(relations)
         # (stem sequence) -> relations it cues; single words and declared phrases
         self.cues: dict[tuple[str, ...], set[str]] = {}
-        for relation in relations:
+        for relation in self.relations:
             for word in relation_words(relation):
                 self.cues.setdefault((stem(word),), set()).add(relation)
         for relation, phrases in (synonyms or {}).items():
@@ -355,7 +358,13 @@ class NamePlanner:
         if ENTITY not in tokens:
             return []
         at = tokens.index(ENTITY)
-        cues = sorted(self.mentions(tokens), key=lambda m: (abs(m[0] - at), m[0]))
+        merged: list[tuple[int, frozenset[str], bool]] = []
+        for m in self.mentions(tokens):
+            if merged and merged[-1][1] == m[1] and (merged[-1][0] < at) == (m[0] < at):
+                merged[-1] = (merged[-1][0], m[1], merged[-1][2] or m[2])
+            else:
+                merged.append(m)
+        cues = sorted(merged, key=lambda m: (abs(m[0] - at), m[0]))
         if not cues:
             return []
         out: list[Candidate] = []

@@ -381,12 +381,12 @@ class GraphQA:
                 key="synonyms",
             )
         self.linker = EntityLinker(graph, aliases)
+        self.linker.check_aliases()
         self.model = PathModel()
         self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
         self.llm = self._gateway(llm)
         self._names: NamePlanner | None = None
-        self._relations_cache: dict[Principal, tuple[int, frozenset[str]]] = {}
-        self._labels_cache: dict[tuple[Principal, str], tuple[int, bool]] = {}
+        self._relations_cache: dict[Principal, tuple[Any, frozenset[str]]] = {}
         self._lock = threading.Lock()
         self.runner.register(GraphTraverseTool(self))
         self.runner.register(GraphAskTool(self))
@@ -410,15 +410,16 @@ class GraphQA:
         catalog = catalog or self.catalog
         with self._lock:
             cached = self._relations_cache.get(principal)
-            if cached is not None and cached[0] == catalog.version:
-                return cached[1]
         relations = self.graph.relations()
+        with self._lock:
+            if cached is not None and cached[0] == (catalog.version, relations):
+                return cached[1]
         if catalog.is_allowed(principal, "TRAVERSE", f"graph:{self.graph_name}"):
             allowed = frozenset(relations)
         else:
             allowed = catalog.traversable_relations(principal, relations)
         with self._lock:
-            self._relations_cache[principal] = (catalog.version, allowed)
+            self._relations_cache[principal] = ((catalog.version, relations), allowed)
         return allowed
 
     def _visible(self, principal: Principal, catalog: Catalog) -> Any:
@@ -493,7 +494,7 @@ class GraphQA:
             if best is None:
                 reason = (
                     "no entity of the graph is named in the question"
-                    if not mentions
+                    if not any(m.nodes for m in mentions)
                     else f"no path of up to {self.max_hops} steps reaches an answer"
                 )
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -546,8 +547,9 @@ class GraphQA:
         return result
 
     def _names_planner(self) -> NamePlanner:
-        if self._names is None:
-            self._names = NamePlanner(self.graph.relations(), self.synonyms)
+        relations = self.graph.relations()
+        if self._names is None or self._names.relations != relations:
+            self._names = NamePlanner(relations, self.synonyms)
         return self._names
 
     def _plan(self, tokens: list[str], node: str, allowed: frozenset[str]) -> list[Candidate]:
@@ -657,7 +659,11 @@ class GraphQA:
             raise AmbiguousEntity(
                 f"{mention.text!r} names {len(mention.nodes)} nodes and the question has "
                 f"answers for {len(results)} of them: "
-                + ", ".join(repr(self.graph.node_name(n)) for n, _ in results)
+                + ", ".join(
+                    repr(self.graph.node_name(n))
+                    + ("" if self.graph.node_name(n) == n else f" (id {n})")
+                    for n, _ in results
+                )
                 + "; ask again naming one exactly",
                 mention=mention.text,
                 candidates=[n for n, _ in results],

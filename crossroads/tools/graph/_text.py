@@ -52,8 +52,10 @@ def key(text: str) -> str:
 def singular(word: str) -> str:
     """A plural's singular by English suffix rules (``statins`` -> ``statin``,
     ``studies`` -> ``study``, ``boxes`` -> ``box``); other words unchanged."""
-    if len(word) <= 3 or not word.isalpha():
+    if len(word) <= 3 or not word.isalpha() or word in _INVARIANT:
         return word
+    if word.endswith("ies") and word[:-1] in _IE_NOUNS:
+        return word[:-1]
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith(("ss", "us", "is", "ous")):
@@ -70,6 +72,12 @@ def loose_key(text: str) -> str:
     return " ".join(singular(t.text) for t in tokenize(text))
 
 
+# plurals whose singular is the same word, or that are not plurals at all
+_INVARIANT = frozenset(
+    {"series", "species", "news", "means", "lens", "diabetes", "herpes", "measles", "mumps"}
+    | {"physics", "economics", "mathematics", "ethics", "statistics", "analysis", "always"}
+)
+_IE_NOUNS = frozenset({"movie", "cookie", "zombie", "rookie", "calorie", "pie", "tie", "lie"})
 _SUFFIXES = ("ation", "ing", "ers", "ors", "ed", "er", "or", "es", "s", "ion", "ly")
 
 
@@ -78,7 +86,7 @@ def stem(word: str) -> str:
     """A crude stem for matching cue words to relation names: ``directed``,
     ``director`` and ``directs`` all give ``direct``; ``starring`` gives ``starr``,
     like ``starred``. Stems keep at least three letters."""
-    word = singular(word)
+    word = word[:-3] + "y" if word.endswith("ies") and len(word) > 4 else singular(word)
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
