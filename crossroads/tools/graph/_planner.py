@@ -6,8 +6,8 @@ direction that reach the answers from it (:func:`explain`, set-at-a-time, so a h
 expanded once per path), and credits the question's *template* — the question with
 the entity replaced by ``<e>`` — with the paths that explain the answers best. At ask
 time a known template gives its paths directly; an unseen wording (a paraphrase) is
-classified by a multinomial naive Bayes model over the templates' word and word-pair
-stems, trained on the same credit.
+classified by a multinomial naive Bayes model over the templates' stems, word pairs
+and length (:func:`features`), trained on the same credit.
 
 **From names** (:class:`NamePlanner`). Without examples, the words of the question are
 matched to relation names and declared synonyms (by stem: ``directed``, ``director``
@@ -80,9 +80,16 @@ _SHARE_CUES = frozenset({"share", "shared", "sharing", "same", "also", "other", 
 
 
 def features(tokens: Sequence[str]) -> list[str]:
-    """Stemmed words and adjacent word pairs of a template (``<e>`` kept as a word)."""
+    """A template's features for the classifier: stemmed words, adjacent pairs, pairs one
+    word apart (``share _ director``) and a length bucket (short questions are mostly
+    one hop). ``<e>`` is kept as a word."""
     stems = [t if t == ENTITY else stem(t) for t in tokens]
-    return stems + [f"{a} {b}" for a, b in itertools.pairwise(stems)]
+    return (
+        stems
+        + [f"{a} {b}" for a, b in itertools.pairwise(stems)]
+        + [f"{a} _ {b}" for a, b in zip(stems, stems[2:], strict=False)]
+        + [f"len:{min(len(tokens) // 3, 5)}"]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +106,7 @@ class Candidate:
 class PathModel:
     """Question templates → relation paths, learned from answered examples."""
 
-    def __init__(self, *, alpha: float = 0.1, min_share: float = 0.05) -> None:
+    def __init__(self, *, alpha: float = 0.5, min_share: float = 0.05) -> None:
         self.alpha = alpha
         self.min_share = min_share
         self.templates: dict[str, dict[RelationPath, float]] = {}
@@ -182,7 +189,7 @@ class _NaiveBayes:
 
     def posterior(self, feats: Sequence[str]) -> list[tuple[RelationPath, float]]:
         known = [f for f in feats if f in self.vocab]
-        if not any(f != ENTITY for f in known) or not self.priors:
+        if not any(f != ENTITY and not f.startswith("len:") for f in known) or not self.priors:
             return []
         n = sum(self.priors.values())
         v = len(self.vocab)

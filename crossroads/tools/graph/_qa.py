@@ -26,7 +26,7 @@ from crossroads.errors import AmbiguousEntity, CannotAnswer, ConfigError, Policy
 from crossroads.policy._principal import Principal
 from crossroads.tools._runner import Permit, Tool, ToolRunner
 from crossroads.tools.graph._linker import EntityLinker, LinkedEntity, Mention
-from crossroads.tools.graph._paths import GraphPath, RelationPath, Traversal, traverse
+from crossroads.tools.graph._paths import GraphPath, RelationPath, Step, Traversal, traverse
 from crossroads.tools.graph._planner import (
     Candidate,
     NamePlanner,
@@ -552,20 +552,37 @@ class GraphQA:
             self._names = NamePlanner(relations, self.synonyms)
         return self._names
 
-    def _plan(self, tokens: list[str], node: str, allowed: frozenset[str]) -> list[Candidate]:
-        """Learned candidates first, then those cued by relation names."""
-        out = self.model.candidates(tokens)
+    def _plan(
+        self, tokens: list[str], nodes: Sequence[str], allowed: frozenset[str]
+    ) -> tuple[list[Candidate], list[RelationPath]]:
+        """Learned candidates first, then those cued by relation names; a path whose
+        first step no entity node has is dropped (a film has no ``^directed_by``) and
+        returned second. Paths starting with a relation the principal may not traverse
+        are kept unchecked, so running them is denied rather than silently skipped."""
+        adj = adjacency(self.graph, allowed)
+        steps = {step for node in nodes for step in adj(node)}
+
+        def plausible(path: RelationPath) -> bool:
+            first = path.steps[0]
+            if first.relation not in allowed:
+                return True
+            if first.direction == "both":
+                return bool({Step(first.relation, "out"), Step(first.relation, "in")} & steps)
+            return first in steps
+
+        learned = self.model.candidates(tokens, top=8)
+        out = [c for c in learned if plausible(c.path)]
+        dropped = [c.path for c in learned if not plausible(c.path)]
         if not out or out[0].score < 0.5:
-            adj = adjacency(self.graph, allowed)
             seen = {c.path for c in out}
             out += [
                 c
                 for c in self._names_planner().candidates(
-                    tokens, node, adj, allowed, max_hops=self.max_hops
+                    tokens, nodes[0], adj, allowed, max_hops=self.max_hops
                 )
                 if c.path not in seen
             ]
-        return out
+        return out, dropped
 
     def _rank_mentions(
         self, question: str, principal: Principal
@@ -634,9 +651,14 @@ class GraphQA:
 
             proposed, llm_notes = llm_paths(self, question, principal, mention, allowed)
             notes += llm_notes
-        plans = proposed + [
-            c for c in self._plan(tokens, mention.nodes[0], allowed) if c not in proposed
-        ]
+        planned, dropped = self._plan(tokens, mention.nodes, allowed)
+        plans = proposed + [c for c in planned if c not in proposed]
+        if not plans and dropped:
+            return (
+                f"no path from {mention.text!r} fits the question: the paths it reads as "
+                f"({', '.join(str(p) for p in dropped)}) start with a relation "
+                f"{mention.text!r} does not have"
+            )
         if not plans:
             return (
                 f"no relation path was found for the question about {mention.text!r}; fit "

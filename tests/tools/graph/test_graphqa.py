@@ -314,7 +314,7 @@ def test_no_entity_is_cannot_answer_with_a_hint(qa: GraphQA) -> None:
 
 
 def test_no_path_is_cannot_answer_naming_what_was_tried(qa: GraphQA) -> None:
-    with pytest.raises(CannotAnswer, match=r"no path from 'Wings of Desire'.*starred_actors"):
+    with pytest.raises(CannotAnswer, match=r"no path from 'Wings of Desire' fits.*starred_actors"):
         qa.ask("which actors starred in [Wings of Desire]", ANA)
 
 

@@ -190,14 +190,17 @@ def test_empty_model_proposes_nothing() -> None:
     assert PathModel().candidates(["who", "directed", "<e>"]) == []
 
 
-def test_features_are_stems_and_pairs() -> None:
+def test_features_are_stems_pairs_skip_pairs_and_length() -> None:
     assert features(["who", "directed", "<e>"]) == [
         "who",
         "direct",
         "<e>",
         "who direct",
         "direct <e>",
+        "who _ <e>",
+        "len:1",
     ]
+    assert features(["w"] * 40)[-1] == "len:5"  # buckets of three words, capped
 
 
 # --- planning from names ------------------------------------------------------------------
