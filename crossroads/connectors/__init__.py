@@ -1,18 +1,22 @@
 """Backends behind one small protocol per kind (see :mod:`crossroads.connectors.base`).
 
 SQL databases through SQLAlchemy (:class:`SQLDatabase`); graph stores in memory on
-networkx (:class:`NetworkXGraph`) or on a Neo4j server (:class:`Neo4jGraph`); language
+networkx (:class:`NetworkXGraph`) or on a Neo4j server (:class:`Neo4jGraph`); documents
+cut into chunks and ranked with BM25 (:class:`DocumentIndex`); language
 models over httpx in :mod:`crossroads.connectors.llm`. Connectors know nothing of
 policy: only tools call them, and tools run only through the runner.
 """
 
+from crossroads.connectors._documents import DocumentIndex
 from crossroads.connectors._graph_neo4j import Neo4jGraph
 from crossroads.connectors._graph_nx import NetworkXGraph
 from crossroads.connectors._sql import SQLDatabase
 from crossroads.connectors.base import (
     LLM,
+    Chunk,
     Column,
     Completion,
+    Document,
     DocumentStore,
     Edge,
     Embedder,
@@ -28,8 +32,11 @@ from crossroads.connectors.base import (
 
 __all__ = [
     "LLM",
+    "Chunk",
     "Column",
     "Completion",
+    "Document",
+    "DocumentIndex",
     "DocumentStore",
     "Edge",
     "Embedder",

@@ -12,14 +12,16 @@ only through the runner, which authorises and audits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "LLM",
+    "Chunk",
     "Column",
     "Completion",
+    "Document",
     "DocumentStore",
     "Edge",
     "Embedder",
@@ -213,9 +215,43 @@ class GraphStore(Protocol):
 # --- documents and embeddings ----------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document as ingested: its whole text and its metadata (region, owner, dates …)."""
+
+    id: str
+    collection: str
+    """The collection it belongs to: the securable ``collection:NAME`` that grants cover."""
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """JSON values only (dates become ISO strings), so an index saves and loads unchanged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of one document: what is retrieved, filtered and cited.
+
+    ``text`` is ``document.text[start:end]``; ``heading`` the path of headings above
+    it (``Dosing › Renal impairment``, empty when none). ``metadata`` is the
+    document's metadata plus its ``collection``, which is what access-control
+    filters are matched against.
+    """
+
+    chunk_id: str
+    """``"<doc_id>#<n>"``, ``n`` counting the document's chunks from 0: stable while
+    the document's text is unchanged."""
+    doc_id: str
+    collection: str
+    text: str
+    start: int
+    end: int
+    heading: str
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
 @runtime_checkable
 class DocumentStore(Protocol):
-    """Documents split into chunks, searchable under a metadata filter."""
+    """Documents split into chunks, searchable under a filter applied before ranking."""
 
     def collections(self) -> frozenset[str]:
         """Every collection holding documents."""
@@ -223,6 +259,21 @@ class DocumentStore(Protocol):
 
     def __len__(self) -> int:
         """The number of chunks."""
+        ...
+
+    def chunks(self, doc_id: str | None = None) -> list[Chunk]:
+        """Every chunk in index order, or those of one document (KeyError when unknown)."""
+        ...
+
+    def search(
+        self, query: str, k: int = 10, *, where: Callable[[Chunk], bool] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """The ``k`` best chunks for ``query`` with their scores, best first.
+
+        Only chunks for which ``where`` is true compete: a chunk it rejects is never
+        returned, however well it scores. Chunks that do not match at all (score 0)
+        are left out, so fewer than ``k`` may come back.
+        """
         ...
 
 
