@@ -32,6 +32,11 @@ _BRACKETS = re.compile(r"\[([^\[\]]+)\]")
 _RANK: dict[str, int] = {"exact": 0, "alias": 1, "normalised": 2, "plural": 3}
 
 
+def _glued(ch: str) -> bool:
+    """Punctuation that can belong to a name it touches (not brackets or quotes)."""
+    return not ch.isspace() and not ch.isalnum() and ch not in "[]()\"'“”‘’,;:"
+
+
 @dataclass(frozen=True, slots=True)
 class Mention:
     """A span of the question that names one or more nodes."""
@@ -185,6 +190,7 @@ class EntityLinker:
         for i in range(len(tokens)):
             for n in range(min(self._longest, len(tokens) - i), 0, -1):
                 start, end = tokens[i].start, tokens[i + n - 1].end
+                start, end = self._widen(question, start, end)
                 text = question[start:end]
                 hit = self._span_hit(text, tokens[i : i + n])
                 if hit is not None:
@@ -192,6 +198,19 @@ class EntityLinker:
                     out.append(Mention(text, start, end, nodes, method, words=n))
         out.sort(key=lambda m: (-m.words, _RANK[m.method], m.start))
         return out
+
+    def _widen(self, question: str, start: int, end: int) -> tuple[int, int]:
+        """The span grown over punctuation touching it (``Moulin Rouge!``, ``+1``) when
+        that names a node exactly; else the span as it is."""
+        left, right = start, end
+        while left > 0 and _glued(question[left - 1]):
+            left -= 1
+        while right < len(question) and _glued(question[right]):
+            right += 1
+        for a, b in ((left, right), (start, right), (left, end)):
+            if (a, b) != (start, end) and question[a:b] in self._exact:
+                return a, b
+        return start, end
 
     def _span_hit(self, text: str, words: list[Token]) -> tuple[Method, tuple[str, ...]] | None:
         exact = self._exact.get(text)

@@ -13,6 +13,7 @@ denial and never an answer.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -588,25 +589,27 @@ class GraphQA:
         self, question: str, principal: Principal
     ) -> list[tuple[float, Mention, list[str]]]:
         visible = self._visible(principal, self.catalog)
-        ranked: list[tuple[float, Mention, list[str]]] = []
+        found: list[tuple[Mention, list[str], float | None]] = []
         for mention in self.linker.mentions(question):
             nodes = tuple(n for n in mention.nodes if visible(n))
             if not nodes:
                 continue
-            mention = Mention(
-                mention.text,
-                mention.start,
-                mention.end,
-                nodes,
-                mention.method,
-                mention.bracketed,
-                mention.words,
-            )
+            mention = dataclasses.replace(mention, nodes=nodes)
             tokens = mention.template(question)
-            cands = self.model.candidates(tokens, top=1)
-            score = 0.0
-            if cands:
-                score = (2.0 if cands[0].source == "template" else 1.0) * cands[0].score
+            seen = self.model.distribution(" ".join(tokens))
+            found.append((mention, tokens, seen[0][1] if seen else None))
+        # a question seen in fit outranks any classifier guess, so the classifier is
+        # consulted only when no span leaves a known question
+        any_seen = any(share is not None for _, _, share in found)
+        ranked: list[tuple[float, Mention, list[str]]] = []
+        for mention, tokens, share in found:
+            if share is not None:
+                score = 2.0 + share
+            elif any_seen:
+                score = 0.0
+            else:
+                cands = self.model.candidates(tokens, top=1)
+                score = cands[0].score if cands else 0.0
             score += 0.1 * mention.words + (0.2 if mention.text[:1].isupper() else 0.0)
             ranked.append((score, mention, tokens))
         ranked.sort(key=lambda x: -x[0])

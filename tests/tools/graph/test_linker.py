@@ -174,3 +174,22 @@ def test_nodes_added_after_the_first_lookup_are_linked() -> None:
     assert linker.resolve("Casablanca") is None
     g.add_edge("Casablanca", "directed_by", "Michael Curtiz")
     assert linker.resolve("casablanca") == ("normalised", ("Casablanca",))
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "node"),
+    [
+        ("who directed Moulin Rouge! again", "Moulin Rouge!", "Moulin Rouge!"),
+        ("who directed Moulin Rouge again", "Moulin Rouge", "Moulin Rouge"),
+        ("who starred in +1 then", "+1", "+1"),
+    ],
+)
+def test_punctuation_touching_a_name_is_part_of_it_when_a_node_says_so(
+    question: str, text: str, node: str
+) -> None:
+    g = NetworkXGraph()
+    for film in ("Moulin Rouge!", "Moulin Rouge", "+1"):
+        g.add_edge(film, "directed_by", f"director of {film}")
+    best = EntityLinker(g).mentions(question)[0]
+    assert (best.text, best.nodes, best.method) == (text, (node,), "exact")
+    assert question[best.start : best.end] == text
