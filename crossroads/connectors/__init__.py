@@ -2,12 +2,15 @@
 
 SQL databases through SQLAlchemy (:class:`SQLDatabase`); graph stores in memory on
 networkx (:class:`NetworkXGraph`) or on a Neo4j server (:class:`Neo4jGraph`); documents
-cut into chunks and ranked with BM25 (:class:`DocumentIndex`); language
+cut into chunks and ranked with BM25, dense vectors or both (:class:`DocumentIndex`),
+embedded by a local model (:class:`SentenceTransformerEmbedder`, the ``dense`` extra) or
+an OpenAI-compatible endpoint (:class:`OpenAIEmbeddings`); language
 models over httpx in :mod:`crossroads.connectors.llm`. Connectors know nothing of
 policy: only tools call them, and tools run only through the runner.
 """
 
-from crossroads.connectors._documents import DocumentIndex
+from crossroads.connectors._documents import DocumentIndex, SearchMode
+from crossroads.connectors._embed import OpenAIEmbeddings, SentenceTransformerEmbedder
 from crossroads.connectors._graph_neo4j import Neo4jGraph
 from crossroads.connectors._graph_nx import NetworkXGraph
 from crossroads.connectors._sql import SQLDatabase
@@ -45,10 +48,13 @@ __all__ = [
     "Message",
     "Neo4jGraph",
     "NetworkXGraph",
+    "OpenAIEmbeddings",
     "QueryResult",
     "SQLBackend",
     "SQLDatabase",
     "Schema",
+    "SearchMode",
+    "SentenceTransformerEmbedder",
     "Table",
     "Usage",
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from crossroads.errors import ConfigError
 
-__all__ = ["Section", "Span", "chunk_text", "sections", "sentences"]
+__all__ = ["Section", "Span", "chunk_text", "sections", "sentences", "statements"]
 
 # An ATX heading; a closing run of "#" counts only after a space ("# C#" is titled "C#").
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
@@ -48,8 +48,6 @@ _ABBREVIATIONS = frozenset(
         "inc",
         "ltd",
         "co",
-        "mg",
-        "ml",
     ]
 )
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n[ \t]*\n\s*")
@@ -151,6 +149,24 @@ def _pieces(text: str, span: Span, max_chars: int) -> Iterator[Span]:
         yield Span(start, span.end)
 
 
+def _body(text: str, section: Section) -> int:
+    """Where a section's text starts: after its heading line (a heading is not a
+    statement; it travels as the heading path)."""
+    if not section.heading:
+        return section.start
+    line_end = text.find("\n", section.start, section.end)
+    return section.end if line_end < 0 else line_end
+
+
+def statements(text: str) -> list[tuple[str, Span]]:
+    """Every sentence of ``text`` outside heading lines, with its heading path."""
+    return [
+        (section.heading, span)
+        for section in sections(text)
+        for span in sentences(text, _body(text, section), section.end)
+    ]
+
+
 def chunk_text(text: str, *, max_chars: int = 1000, overlap: int = 150) -> list[tuple[str, Span]]:
     """``(heading path, span)`` chunks of ``text``; see the module docstring."""
     if max_chars < 50:
@@ -162,11 +178,11 @@ def chunk_text(text: str, *, max_chars: int = 1000, overlap: int = 150) -> list[
         )
     out: list[tuple[str, Span]] = []
     for section in sections(text):
-        body = section.start
-        if section.heading:  # the heading travels as the chunk's heading path, not its text
-            line_end = text.find("\n", section.start, section.end)
-            body = section.end if line_end < 0 else line_end
-        units = [p for s in sentences(text, body, section.end) for p in _pieces(text, s, max_chars)]
+        units = [
+            p
+            for s in sentences(text, _body(text, section), section.end)
+            for p in _pieces(text, s, max_chars)
+        ]
         i = 0
         while i < len(units):
             j = i

@@ -7,10 +7,14 @@
       documents.jsonl    one document a line: id, collection, text, metadata
       chunks.jsonl       one chunk a line, in BM25 row order: id, document, offsets, heading
       bm25/              the bm25s index, in bm25s' own format
+      vectors.npy        with an embedder: float32 unit-length chunk vectors, in chunk order
 
 Chunk texts are not stored: they are the document's text between the offsets.
 Loading checks the format version and the checksums, so a directory changed or
-truncated after saving is refused rather than searched with wrong results.
+truncated after saving is refused rather than searched with wrong results. The
+manifest's ``vectors`` entry names the embedder and its dimension: vectors are
+loaded only for the same embedder, since another model's query vectors would be
+compared with them meaninglessly.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from crossroads.connectors.base import Chunk, Document
+from crossroads.connectors.base import Chunk, Document, Embedder
 from crossroads.errors import ConfigError
 
 if TYPE_CHECKING:
     from crossroads.connectors._documents import DocumentIndex, _Built
+    from crossroads.connectors._vectors import Matrix, Vectors
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_index", "save_index"]
 
@@ -38,8 +43,12 @@ MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 CHUNKS = "chunks.jsonl"
 BM25 = "bm25"
+VECTORS = "vectors.npy"
 # How BM25 sees a chunk; recorded so that an index saved with other settings is refused.
 TOKENIZER = {"index_text": "heading + newline + text", "stopwords": "en", "stemmer": "english"}
+# What a chunk's vector was embedded from (_vectors.vector_text); vectors made otherwise are
+# not loaded.
+VECTOR_TEXT = "heading + newline + text (text alone without a heading)"
 _MANIFEST_TYPES: tuple[tuple[str, type], ...] = (
     ("collection", str),
     ("params", dict),
@@ -51,8 +60,11 @@ _MANIFEST_TYPES: tuple[tuple[str, type], ...] = (
 _REBUILD = "build the index again from its sources and save() it"
 
 
-def save_index(index: DocumentIndex, path: Path, built: _Built) -> None:
-    """Write ``index``, whose BM25 index over its current chunks is ``built``."""
+def save_index(
+    index: DocumentIndex, path: Path, built: _Built, vectors: Vectors | None = None
+) -> None:
+    """Write ``index``, whose BM25 index over its current chunks is ``built`` and whose
+    chunk vectors (rows in ``built.order``) are ``vectors``, when it has an embedder."""
     path.mkdir(parents=True, exist_ok=True)
     manifest = path / MANIFEST
     manifest.unlink(missing_ok=True)  # no manifest until every other file is complete
@@ -79,6 +91,24 @@ def save_index(index: DocumentIndex, path: Path, built: _Built) -> None:
     shutil.rmtree(path / BM25, ignore_errors=True)
     if built.retriever is not None:
         built.retriever.save(str(path / BM25), show_progress=False)
+    (path / VECTORS).unlink(missing_ok=True)
+    sha256 = {DOCUMENTS: _sha256(path / DOCUMENTS), CHUNKS: _sha256(path / CHUNKS)}
+    vector_entry: dict[str, Any] | None = None
+    if vectors is not None and index.embedder is not None:
+        import numpy as np
+
+        from crossroads.connectors._vectors import embedder_name
+
+        with open(path / VECTORS, "wb") as out:
+            np.save(out, vectors.matrix, allow_pickle=False)
+        sha256[VECTORS] = _sha256(path / VECTORS)
+        vector_entry = {
+            "embedder": embedder_name(index.embedder),
+            "dimension": int(vectors.matrix.shape[1]),
+            "rows": int(vectors.matrix.shape[0]),
+            "dtype": "float32",
+            "text": VECTOR_TEXT,
+        }
     import bm25s
 
     data: dict[str, Any] = {
@@ -91,22 +121,33 @@ def save_index(index: DocumentIndex, path: Path, built: _Built) -> None:
         "chunks": len(chunks),
         "bm25": built.retriever is not None,
         "bm25s": bm25s.__version__,
-        "sha256": {DOCUMENTS: _sha256(path / DOCUMENTS), CHUNKS: _sha256(path / CHUNKS)},
+        "sha256": sha256,
     }
+    if vector_entry is not None:
+        data["vectors"] = vector_entry
     tmp = path / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, manifest)
 
 
-def load_index(cls: type[DocumentIndex], path: Path) -> DocumentIndex:
-    """The index saved in ``path``; ConfigError naming the file when it cannot be used."""
+def load_index(
+    cls: type[DocumentIndex],
+    path: Path,
+    *,
+    embedder: Embedder | None = None,
+    reembed: bool = False,
+) -> DocumentIndex:
+    """The index saved in ``path``; ConfigError naming the file when it cannot be used.
+
+    Its vectors are read only with an ``embedder`` that made them, and not with
+    ``reembed``."""
     if not path.is_dir():
         raise ConfigError(
             f"no saved document index here (not a directory); {_REBUILD} there", file=str(path)
         )
     manifest = _manifest(path / MANIFEST)
     try:
-        index = cls(manifest["collection"], **manifest["params"])
+        index = cls(manifest["collection"], **manifest["params"], embedder=embedder)
     except (TypeError, ConfigError) as exc:
         raise ConfigError(
             f"the manifest's collection or params are invalid ({exc}); {_REBUILD}",
@@ -131,8 +172,63 @@ def load_index(cls: type[DocumentIndex], path: Path) -> DocumentIndex:
             file=str(path / MANIFEST),
         )
     retriever = _bm25(path / BM25, len(chunks), index.params) if manifest["bm25"] else None
-    index._restore(documents.values(), chunks, retriever)
+    vectors = None
+    if embedder is not None and not reembed and manifest.get("vectors") is not None:
+        vectors = _vectors(path, manifest, embedder, len(chunks))
+    index._restore(documents.values(), chunks, retriever, vectors)
     return index
+
+
+def _vectors(path: Path, manifest: dict[str, Any], embedder: Embedder, rows: int) -> Matrix:
+    """The saved chunk vectors, checked against ``embedder`` and the manifest."""
+    from crossroads.connectors._vectors import embedder_name
+
+    entry = manifest["vectors"]
+    saved_name, saved_dim = entry.get("embedder"), entry.get("dimension")
+    name = embedder_name(embedder)
+    same = saved_name == name and saved_dim == embedder.dimension
+    if not same:
+        raise ConfigError(
+            f"the index's vectors were made by the embedder {saved_name!r} (dimension "
+            f"{saved_dim}), not by {name!r} (dimension {embedder.dimension}): vectors of "
+            "different embedders cannot be compared. Re-embed the chunks with "
+            "DocumentIndex.load(path, embedder=..., reembed=True) and save() it, or load it "
+            "with the embedder it was saved with",
+            file=str(path / MANIFEST),
+        )
+    if entry.get("text") != VECTOR_TEXT:
+        raise ConfigError(
+            f"the vectors were embedded from {entry.get('text')!r}; this version of crossroads "
+            f"embeds {VECTOR_TEXT!r}. Re-embed the chunks with DocumentIndex.load(path, "
+            "embedder=..., reembed=True) and save() it",
+            file=str(path / MANIFEST),
+        )
+    file = path / VECTORS
+    if not file.is_file():
+        raise ConfigError(f"missing from the saved index; {_REBUILD}", file=str(file))
+    if _sha256(file) != manifest["sha256"].get(VECTORS):
+        raise ConfigError(
+            f"does not match the checksum in {MANIFEST}: the file was changed or truncated "
+            f"after saving; {_REBUILD}, or load with reembed=True",
+            file=str(file),
+        )
+    import numpy as np
+
+    try:
+        with open(file, "rb") as handle:
+            matrix = np.load(handle, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"the vectors cannot be read ({exc}); {_REBUILD}", file=str(file)
+        ) from exc
+    if matrix.dtype != np.float32 or matrix.shape != (rows, saved_dim):
+        raise ConfigError(
+            f"holds {matrix.dtype} vectors of shape {matrix.shape}, expected float32 "
+            f"({rows}, {saved_dim}); {_REBUILD}",
+            file=str(file),
+        )
+    out: Matrix = matrix
+    return out
 
 
 def _manifest(file: Path) -> dict[str, Any]:
@@ -166,6 +262,13 @@ def _manifest(file: Path) -> dict[str, Any]:
     for key, kind in _MANIFEST_TYPES:
         if not isinstance(data.get(key), kind):
             raise ConfigError(f"the manifest has no valid {key!r}; {_REBUILD}", file=str(file))
+    vectors = data.get("vectors")
+    if vectors is not None and not (
+        isinstance(vectors, dict)
+        and isinstance(vectors.get("embedder"), str)
+        and isinstance(vectors.get("dimension"), int)
+    ):
+        raise ConfigError(f"the manifest has no valid 'vectors'; {_REBUILD}", file=str(file))
     return data
 
 

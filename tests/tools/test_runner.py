@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from crossroads.audit import AuditLog
-from crossroads.connectors import NetworkXGraph, SQLDatabase
+from crossroads.connectors import DocumentIndex, NetworkXGraph, SQLDatabase
 from crossroads.errors import (
     ConfigError,
     PolicyViolation,
@@ -22,6 +22,8 @@ from crossroads.errors import (
 from crossroads.policy import Catalog, Principal
 from crossroads.tools import Permit, Ticket, Tool, ToolRunner, registered_tools
 from crossroads.tools.graph import GraphQA
+from crossroads.tools.long_context import LongContext
+from crossroads.tools.rag import RAG
 from crossroads.tools.sql import GovernedSQL
 
 ALLOWED = Principal("ana", groups=["analysts"], attributes={"region": "EU"})
@@ -56,6 +58,11 @@ def runner(tmp_path: Path) -> Iterator[ToolRunner]:
     graph = NetworkXGraph()
     graph.add_edge("Kismet", "directed_by", "William Dieterle")
     GraphQA(graph, catalog, runner=runner)
+    catalog.grant("READ", on="collection:docs", to="group:analysts", where={"region": ":region"})
+    docs = DocumentIndex(collection="docs")
+    docs.add("d1", "Simvastatin lowers cholesterol. Take it in the evening.", {"region": "EU"})
+    RAG(docs, catalog, runner=runner)
+    LongContext(docs, catalog, runner=runner, budget_tokens=10_000)
     with SQLDatabase(f"sqlite:///{path}") as db:
         GovernedSQL(db, catalog, runner=runner)
         yield runner
@@ -88,6 +95,26 @@ CASES: dict[str, ToolCase] = {
         denied=(STRANGER, {"question": "who directed [Kismet]"}),
         # no node is named: CannotAnswer, a ToolError the router falls back on
         failing={"question": "who directed [Narnia]"},
+        failure=ToolError,
+    ),
+    "rag.retrieve": ToolCase(
+        ok={"query": "cholesterol", "k": 3},
+        denied=(STRANGER, {"query": "cholesterol"}),
+        failing={"query": "cholesterol", "k": 0},  # k must be at least 1
+        failure=ToolError,
+    ),
+    "rag.ask": ToolCase(
+        ok={"question": "What does simvastatin lower?"},
+        denied=(STRANGER, {"question": "What does simvastatin lower?"}),
+        # nothing matches: CannotAnswer, a ToolError the router falls back on
+        failing={"question": "Who won the 1998 world cup?"},
+        failure=ToolError,
+    ),
+    "long_context.ask": ToolCase(
+        ok={"question": "Summarise every document"},
+        denied=(STRANGER, {"question": "Summarise every document"}),
+        # no permitted document says anything about it: CannotAnswer (fall back)
+        failing={"question": "Who won the 1998 world cup?"},
         failure=ToolError,
     ),
     "sql.schema": ToolCase(

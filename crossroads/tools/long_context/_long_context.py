@@ -1,0 +1,435 @@
+"""The long-context route: read the whole permitted corpus at once, when it fits.
+
+The corpus is assembled from the documents the principal may read — never anything
+else — each marked with its number, id and title, and its size counted with a
+pluggable token counter. Over the budget, the route refuses with the count and the
+budget (``CannotAnswer``: a router falls back to RAG). The count is the cost estimate
+reported in the audit event of every call.
+
+Deterministic mode answers holistic questions (*summarise …*, *compare …*, *list every
+…*) by extracting from every permitted document — the sentences that best match the
+question, else the document's opening sentence — with a citation per document. Other
+questions quote only the documents that hold a matching sentence (a needle in a
+haystack). LLM mode sends the assembled corpus and requires ``[n]`` citations of the
+document numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crossroads.connectors._chunking import statements
+from crossroads.connectors.base import LLM, Document, Message
+from crossroads.errors import CannotAnswer, ConfigError, LLMError
+from crossroads.policy._documents import DocumentFilter
+from crossroads.policy._principal import Principal
+from crossroads.tools._runner import Permit, Tool, ToolRunner
+from crossroads.tools.rag._extract import phrasing_removed, terms
+from crossroads.tools.rag._llm import NO_ANSWER, claims
+from crossroads.tools.rag._rag import DocumentAnswer, Source, readable
+
+if TYPE_CHECKING:
+    from crossroads.audit import AuditLog
+    from crossroads.connectors import DocumentIndex
+    from crossroads.connectors.llm import LLMGateway
+    from crossroads.policy import Catalog
+
+__all__ = [
+    "ApproxTokenCounter",
+    "Corpus",
+    "LongContext",
+    "LongContextTool",
+    "TokenCounter",
+    "assemble",
+    "is_holistic",
+]
+
+_HOLISTIC = re.compile(
+    r"\b(summari[sz]e|summary|overview|compare|comparison|contrast|differences?|"
+    r"every|each|all|across|list)\b",
+    re.I,
+)
+_PIECE = re.compile(r"\w+|[^\w\s]")
+
+
+def is_holistic(question: str) -> bool:
+    """Whether the question asks about the corpus as a whole (summarise, compare, every …)."""
+    return _HOLISTIC.search(question) is not None
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Counts the tokens a model would read for a text."""
+
+    def count(self, text: str) -> int:
+        """The number of tokens in ``text``."""
+        ...
+
+
+class ApproxTokenCounter:
+    """A tokenizer-free estimate: words and punctuation marks, times ``ratio`` (1.3 is
+    close to BPE tokenizers on English prose; pass a real tokenizer's counter for exact
+    budgets)."""
+
+    def __init__(self, ratio: float = 1.3) -> None:
+        if ratio <= 0:
+            raise ConfigError(f"ratio must be positive, got {ratio}")
+        self.ratio = ratio
+
+    def count(self, text: str) -> int:
+        """About ``ratio`` tokens per word or punctuation mark."""
+        return math.ceil(len(_PIECE.findall(text)) * self.ratio)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Corpus:
+    """The principal's permitted documents, assembled with markers, and their size."""
+
+    documents: tuple[Document, ...]
+    text: str
+    tokens: int
+
+
+def assemble(documents: Sequence[Document]) -> str:
+    """Every document under a marker line: ``=== [n] id — title (collection) ===``."""
+    parts = []
+    for n, doc in enumerate(documents, 1):
+        title = doc.metadata.get("title")
+        named = f" — {title}" if isinstance(title, str) and title and title != doc.id else ""
+        parts.append(f"=== [{n}] {doc.id}{named} ({doc.collection}) ===\n{doc.text.strip()}")
+    return "\n\n".join(parts)
+
+
+class _AskArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=4000, description="A question in words.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    question: str
+    principal: Principal
+    filters: dict[str, DocumentFilter]
+
+
+class LongContextTool(Tool[_AskArgs, DocumentAnswer]):
+    """Answers from the principal's whole permitted corpus when it fits the budget."""
+
+    name: ClassVar[str] = "long_context.ask"
+    description: ClassVar[str] = (
+        "Answer a question that needs every document you may read at once (summaries, "
+        "comparisons, lists across documents), when they fit the context budget."
+    )
+    Args: ClassVar[type[BaseModel]] = _AskArgs
+
+    def __init__(self, lc: LongContext) -> None:
+        self._lc = lc
+
+    def authorize(self, args: _AskArgs, principal: Principal, catalog: Catalog) -> Permit:
+        """The principal's document filters; denied when it may read no collection."""
+        filters = readable(catalog, principal, self._lc._collections())
+        return Permit(
+            args=_Read(args.question, principal, filters),
+            reason="READ granted on " + ", ".join(f"collection:{c}" for c in sorted(filters)),
+            rule="rag.document_rules",
+            policy={"filters": [f.describe() for f in filters.values()]},
+        )
+
+    def _execute(self, read: _Read) -> DocumentAnswer:
+        return self._lc._answer(read.question, read.principal, read.filters)
+
+    def summarize(self, result: DocumentAnswer) -> dict[str, Any]:
+        """Mode, estimated tokens read (the cost), documents cited."""
+        return {
+            "mode": result.mode,
+            "tokens": result.tokens,
+            "budget_tokens": self._lc.budget_tokens,
+            "sources": [s.doc_id for s in result.sources],
+        }
+
+
+class LongContext:
+    """The whole permitted corpus in one read, within a token budget.
+
+    >>> lc = LongContext(idx, catalog, budget_tokens=100_000)    # doctest: +SKIP
+    >>> print(lc.ask("Summarise every SOP", alice).text)         # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        index: DocumentIndex,
+        catalog: Catalog,
+        *,
+        budget_tokens: int = 100_000,
+        audit: AuditLog | None = None,
+        runner: ToolRunner | None = None,
+        collections: Sequence[str] | None = None,
+        counter: TokenCounter | None = None,
+        llm: LLMGateway | LLM | None = None,
+        min_overlap: float = 0.5,
+        sentences_per_document: int = 2,
+    ) -> None:
+        if budget_tokens < 1:
+            raise ConfigError(f"budget_tokens must be at least 1, got {budget_tokens}")
+        if counter is not None:
+            _check_counter(counter)
+        if not 0 < min_overlap <= 1:
+            raise ConfigError(f"min_overlap must be in (0, 1], got {min_overlap}")
+        if sentences_per_document < 1:
+            raise ConfigError(
+                f"sentences_per_document must be at least 1, got {sentences_per_document}"
+            )
+        if runner is not None and runner.catalog is not catalog:
+            raise ConfigError(
+                "LongContext and the runner it registers with must share one catalog; build "
+                "the runner with the same Catalog"
+            )
+        self.index = index
+        self.catalog = catalog
+        self.budget_tokens = budget_tokens
+        self.collections = tuple(collections) if collections is not None else None
+        self.counter: TokenCounter = counter or ApproxTokenCounter()
+        self.min_overlap = min_overlap
+        self.sentences_per_document = sentences_per_document
+        self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
+        self.llm = self._gateway(llm)
+        self.runner.register(LongContextTool(self))
+
+    def _gateway(self, llm: LLMGateway | LLM | None) -> LLMGateway | None:
+        if llm is None:
+            return None
+        from crossroads.connectors.llm import LLMGateway
+
+        if isinstance(llm, LLMGateway):
+            return llm
+        return LLMGateway([llm], audit=self.runner.audit)
+
+    def _collections(self) -> list[str]:
+        if self.collections is not None:
+            return list(self.collections)
+        return sorted(self.index.collections())
+
+    def corpus(self, filters: dict[str, DocumentFilter]) -> Corpus:
+        """The documents the filters admit, assembled and counted."""
+        docs = tuple(
+            d
+            for d in self.index.documents()
+            if d.collection in filters
+            and filters[d.collection].matches({**d.metadata, "collection": d.collection})
+        )
+        text = assemble(docs)
+        tokens = self.counter.count(text)
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            raise ConfigError(
+                f"the token counter {self.counter!r} returned {tokens!r} for the corpus; "
+                "count(text) must return a whole number of tokens",
+                key="counter",
+            )
+        return Corpus(documents=docs, text=text, tokens=tokens)
+
+    def ask(self, question: str, principal: Principal) -> DocumentAnswer:
+        """Answer from every document ``principal`` may read (audited as
+        ``long_context.ask``, with the estimated tokens). Raises ``CannotAnswer`` when the
+        permitted corpus is over the budget or holds nothing relevant."""
+        answer: DocumentAnswer = self.runner.call(
+            "long_context.ask", {"question": question}, principal=principal
+        ).value
+        return answer
+
+    def _answer(
+        self, question: str, principal: Principal, filters: dict[str, DocumentFilter]
+    ) -> DocumentAnswer:
+        corpus = self.corpus(filters)
+        if not corpus.documents:
+            raise CannotAnswer(
+                "no document you may read is in the index",
+                tool="long_context.ask",
+                reason="empty corpus",
+            )
+        if corpus.tokens > self.budget_tokens:
+            raise CannotAnswer(
+                f"the {_count(len(corpus.documents), 'document')} you may read "
+                f"{'comes' if len(corpus.documents) == 1 else 'come'} to about "
+                f"{corpus.tokens:,} tokens, over the budget of {self.budget_tokens:,}: "
+                "use retrieval (RAG) instead, or raise budget_tokens",
+                tool="long_context.ask",
+                reason="over the context budget",
+            )
+        notes: list[str] = []
+        if self.llm is not None:
+            written = self._llm_answer(question, principal, corpus)
+            if written is not None:
+                return written
+            notes.append("the model gave no usable answer; answered extractively")
+        return self._extract(question, corpus, notes)
+
+    def _extract(self, question: str, corpus: Corpus, notes: list[str]) -> DocumentAnswer:
+        wanted = phrasing_removed(terms(_HOLISTIC.sub(" ", question)))
+        holistic = is_holistic(question)
+        # (best coverage, document number, document, heading, [(start, end, text)])
+        picked: list[tuple[float, int, Document, str, list[tuple[int, int, str]]]] = []
+        for n, doc in enumerate(corpus.documents, 1):
+            # (coverage, statement index, heading, start, end, text)
+            scored = []
+            for i, (heading, span) in enumerate(statements(doc.text)):
+                text = doc.text[span.start : span.end]
+                got = len(wanted & set(terms(text))) / len(wanted) if wanted else 0.0
+                scored.append((got, i, heading, span.start, span.end, text))
+            if not scored:
+                continue
+            best = max(s[0] for s in scored)
+            if best >= self.min_overlap:
+                top = sorted(scored, key=lambda s: (-s[0], s[1]))
+                chosen = [s for s in top if s[0] >= self.min_overlap]
+            elif holistic:
+                chosen = scored[:1]  # the opening sentence stands for the document
+            else:
+                continue
+            chosen = chosen[: self.sentences_per_document]
+            run = sorted(chosen, key=lambda s: s[1])
+            if run[-1][1] - run[0][1] != len(run) - 1 or len({r[2] for r in run}) > 1:
+                # not adjacent in one section: a quote is one stretch of text, the best one
+                run = chosen[:1]
+            quotes = [(s[3], s[4], s[5]) for s in run]
+            picked.append((best, n, doc, run[0][2], quotes))
+        if not picked:
+            raise CannotAnswer(
+                f"none of the {_count(len(corpus.documents), 'document')} you may read has a "
+                "sentence about the question",
+                tool="long_context.ask",
+                reason="no relevant passage",
+            )
+        if not holistic:
+            picked.sort(key=lambda p: (-p[0], p[1]))
+        sources: list[Source] = []
+        lines: list[str] = []
+        for i, (_, _, doc, heading, quotes) in enumerate(picked, 1):
+            start, end = quotes[0][0], quotes[-1][1]
+            sources.append(
+                Source(
+                    n=i,
+                    doc_id=doc.id,
+                    chunk_id=_chunk_at(self.index, doc.id, start),
+                    collection=doc.collection,
+                    start=start,
+                    end=end,
+                    quote=doc.text[start:end],
+                    heading=heading,
+                )
+            )
+            title = doc.metadata.get("title")
+            name = title if isinstance(title, str) and title else doc.id
+            lines.append(f"- {name}: {' '.join(q[2] for q in quotes)} [{i}]")
+        listing = "\n".join(str(s) for s in sources)
+        total = _count(len(corpus.documents), "document")
+        head = (
+            f"From the {total} you may read:"
+            if holistic
+            else f"Found in {len(picked)} of the {total} you may read:"
+        )
+        return DocumentAnswer(
+            question=question,
+            text=f"{head}\n" + "\n".join(lines) + f"\n\nSources:\n{listing}",
+            sources=sources,
+            mode="extractive",
+            tokens=corpus.tokens,
+            notes=tuple(notes),
+        )
+
+    def _llm_answer(
+        self, question: str, principal: Principal, corpus: Corpus
+    ) -> DocumentAnswer | None:
+        assert self.llm is not None
+        system = (
+            "Answer the question from the numbered documents below only. After every "
+            "sentence, cite the documents that support it, like [1] or [2, 3]. If they do "
+            f"not answer it, reply exactly {NO_ANSWER}."
+        )
+        messages = [
+            Message("system", system),
+            Message("user", f"{corpus.text}\n\nQuestion: {question}"),
+        ]
+        try:
+            reply = self.llm.complete(messages, principal=principal)
+        except LLMError:
+            return None
+        text = reply.text.strip()
+        if not text:
+            return None
+        if text.startswith(NO_ANSWER):
+            raise CannotAnswer(
+                "the model found no answer in the documents you may read",
+                tool="long_context.ask",
+                reason="no relevant passage",
+            )
+        used: dict[int, Source] = {}
+        unsupported = []
+        for sentence, valid in claims(text, len(corpus.documents)):
+            if not valid:
+                unsupported.append(sentence)
+            for n in valid:
+                doc = corpus.documents[n - 1]
+                used.setdefault(
+                    n,
+                    Source(
+                        n=n,
+                        doc_id=doc.id,
+                        chunk_id=_chunk_at(self.index, doc.id, 0),
+                        collection=doc.collection,
+                        start=0,
+                        end=len(doc.text),
+                        quote=doc.text,
+                    ),
+                )
+        sources = [used[n] for n in sorted(used)]
+        flagged = (
+            "\n\nNot supported by a cited document:\n" + "\n".join(f"- {u}" for u in unsupported)
+            if unsupported
+            else ""
+        )
+        listing = "\n\nSources:\n" + "\n".join(str(s) for s in sources) if sources else ""
+        return DocumentAnswer(
+            question=question,
+            text=text + flagged + listing,
+            sources=sources,
+            mode="llm",
+            tokens=corpus.tokens,
+            unsupported=tuple(unsupported),
+        )
+
+
+def _check_counter(counter: object) -> None:
+    """A counter is an object with ``count(text)``; a tokenizer *name* is refused (a
+    string has a ``count`` method too, which counts substrings, not tokens)."""
+    if isinstance(counter, str | bytes):
+        raise ConfigError(
+            f"counter must have a count(text) method returning tokens; {counter!r} is a "
+            "string — wrap your tokenizer: an object whose count(text) returns "
+            "len(tokenizer.encode(text))",
+            key="counter",
+        )
+    if not isinstance(counter, TokenCounter):
+        raise ConfigError(
+            f"counter must have a count(text) method, such as ApproxTokenCounter(); "
+            f"got {counter!r}",
+            key="counter",
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _chunk_at(index: DocumentIndex, doc_id: str, offset: int) -> str:
+    """The id of the chunk of ``doc_id`` that holds character ``offset``."""
+    chunks = index.chunks(doc_id)
+    for chunk in chunks:
+        if chunk.start <= offset < chunk.end:
+            return chunk.chunk_id
+    return chunks[0].chunk_id if chunks else f"{doc_id}#0"
