@@ -173,7 +173,7 @@ def _where(filters: Mapping[str, DocumentFilter]) -> Callable[[Chunk], bool]:
 # --- tools ----------------------------------------------------------------------------------
 
 
-_MAX_K = 200
+_MAX_K = 1000
 """The most chunks one retrieval returns."""
 
 
@@ -278,7 +278,7 @@ class RAG:
     >>> print(rag.ask("Do statins cause muscle pain?", alice).text)           # doctest: +SKIP
 
     ``search`` picks the ranking: ``"bm25"`` (default), or ``"dense"``/``"hybrid"``
-    when the index has an embedder. ``reranker`` reorders the first ``depth`` hits
+    when the index has an embedder (``rrf_k`` is the hybrid fusion constant). ``reranker`` reorders the first ``depth`` hits
     before the answer is drawn from the best ``k``.
     """
 
@@ -293,6 +293,7 @@ class RAG:
         k: int = 5,
         depth: int = 20,
         search: Literal["bm25", "dense", "hybrid"] = "bm25",
+        rrf_k: float = 60.0,
         reranker: Reranker | None = None,
         llm: LLMGateway | LLM | None = None,
         max_sentences: int = 3,
@@ -323,6 +324,7 @@ class RAG:
         self.k = k
         self.depth = depth
         self.search = search
+        self.rrf_k = rrf_k
         self.reranker = reranker
         self._rerank_takes_principal = reranker is not None and (
             "principal" in inspect.signature(reranker.rerank).parameters
@@ -351,7 +353,7 @@ class RAG:
 
     def _search(self, query: str, k: int, filters: Mapping[str, DocumentFilter]) -> list[Hit]:
         where = _where(filters)
-        found = self.index.search(query, k, where=where, mode=self.search)
+        found = self.index.search(query, k, where=where, mode=self.search, rrf_k=self.rrf_k)
         return [Hit.of(chunk, score) for chunk, score in found]
 
     # --- the API -------------------------------------------------------------------------

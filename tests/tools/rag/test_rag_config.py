@@ -64,13 +64,13 @@ def test_defaults(index: DocumentIndex, catalog: Catalog) -> None:
     assert len(rag.ask("Cardiozol", ROOT).hits) == 5
 
 
-@pytest.mark.parametrize("options", [{"k": 201, "depth": 201}, {"k": 5, "depth": 500}])
+@pytest.mark.parametrize("options", [{"k": 1001, "depth": 1001}, {"k": 5, "depth": 5000}])
 def test_k_and_depth_beyond_what_retrieve_accepts_are_refused(
     index: DocumentIndex, catalog: Catalog, options: dict[str, Any]
 ) -> None:
     # Regression: crossroads/tools/rag/_rag.py:284 accepts any k <= depth, but rag.retrieve takes
-    # k <= 200 (line 166), and ask retrieves k (or depth with a reranker): every ask of such
-    # a RAG fails with "bad arguments for tool 'rag.retrieve'". Fix: check depth <= 200 (the
+    # k <= 1000, and ask retrieves k (or depth with a reranker): every ask of such
+    # a RAG fails with "bad arguments for tool 'rag.retrieve'". Fix: check depth <= 1000 (the
     # retrieve tool's limit) in __init__, or raise the tool's limit.
     reranker = type("Keep", (), {"rerank": lambda self, query, hits: list(hits)})()
     with pytest.raises(ConfigError):

@@ -101,7 +101,7 @@ def test_fewer_hits_than_k_when_fewer_match(index: DocumentIndex, catalog: Catal
     assert rag.retrieve("the of and", EVA) == []  # stopwords only
 
 
-@pytest.mark.parametrize("args", [{"k": 0}, {"k": 201}, {"query": ""}, {"query": "x" * 4001}])
+@pytest.mark.parametrize("args", [{"k": 0}, {"k": 1001}, {"query": ""}, {"query": "x" * 4001}])
 def test_bad_arguments_are_a_tool_error(
     index: DocumentIndex, catalog: Catalog, args: dict[str, Any]
 ) -> None:
