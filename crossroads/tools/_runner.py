@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crossroads.audit import AuditLog, EventKind, resolve_audit
 from crossroads.errors import (
@@ -29,9 +29,21 @@ from crossroads.errors import (
 from crossroads.policy._principal import Principal
 
 if TYPE_CHECKING:
+    from crossroads.connectors.base import LLM
+    from crossroads.connectors.llm import LLMGateway
     from crossroads.policy import Catalog
 
-__all__ = ["Permit", "Ticket", "Tool", "ToolResult", "ToolRunner", "registered_tools"]
+__all__ = [
+    "Permit",
+    "QuestionArgs",
+    "Ticket",
+    "Tool",
+    "ToolResult",
+    "ToolRunner",
+    "model_gateway",
+    "registered_tools",
+    "runner_for",
+]
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -248,3 +260,38 @@ class ToolRunner:
         return ToolResult(
             tool=name, value=value, permit=permit, trace_id=span.trace_id, span_id=span.span_id
         )
+
+
+class QuestionArgs(BaseModel):
+    """The arguments of every ``*.ask`` tool: one question in words."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=4000, description="A question in words.")
+
+
+def runner_for(
+    owner: str, catalog: Catalog, runner: ToolRunner | None, audit: AuditLog | None
+) -> ToolRunner:
+    """The runner a route's tools register with: ``runner`` (which must govern with the
+    same ``catalog``), else a new one writing to ``audit``."""
+    if runner is None:
+        return ToolRunner(catalog, audit=audit)
+    if runner.catalog is not catalog:
+        raise ConfigError(
+            f"{owner} and the runner it registers with must share one catalog, or the "
+            "route and its tools would decide by different policies; build the runner "
+            "with the same Catalog"
+        )
+    return runner
+
+
+def model_gateway(llm: LLMGateway | LLM | None, audit: AuditLog) -> LLMGateway | None:
+    """Every model call must be audited: a bare model is wrapped in a gateway that
+    writes to ``audit``; a gateway is used as it is."""
+    if llm is None:
+        return None
+    from crossroads.connectors.llm import LLMGateway
+
+    if isinstance(llm, LLMGateway):
+        return llm
+    return LLMGateway([llm], audit=audit)

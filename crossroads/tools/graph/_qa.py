@@ -25,7 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from crossroads.connectors.base import LLM, GraphStore
 from crossroads.errors import AmbiguousEntity, CannotAnswer, ConfigError, PolicyViolation
 from crossroads.policy._principal import Principal
-from crossroads.tools._runner import Permit, Tool, ToolRunner
+from crossroads.tools._runner import (
+    Permit,
+    QuestionArgs,
+    Tool,
+    ToolRunner,
+    model_gateway,
+    runner_for,
+)
 from crossroads.tools.graph._linker import EntityLinker, LinkedEntity, Mention
 from crossroads.tools.graph._paths import GraphPath, RelationPath, Step, Traversal, traverse
 from crossroads.tools.graph._planner import (
@@ -263,12 +270,7 @@ class GraphTraverseTool(Tool[_TraverseArgs, TraverseResult]):
 # --- the ask tool ---------------------------------------------------------------------------
 
 
-class _AskArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000, description="A question in words.")
-
-
-class GraphAskTool(Tool[_AskArgs, GraphAnswer]):
+class GraphAskTool(Tool[QuestionArgs, GraphAnswer]):
     """Answers a question by linking its entity and following relation paths."""
 
     name: ClassVar[str] = "graph.ask"
@@ -276,12 +278,12 @@ class GraphAskTool(Tool[_AskArgs, GraphAnswer]):
         "Answer a question about entities and their relationships from the knowledge "
         "graph; cites the chains of relations that justify each answer."
     )
-    Args: ClassVar[type[BaseModel]] = _AskArgs
+    Args: ClassVar[type[BaseModel]] = QuestionArgs
 
     def __init__(self, qa: GraphQA) -> None:
         self._qa = qa
 
-    def authorize(self, args: _AskArgs, principal: Principal, catalog: Catalog) -> Permit:
+    def authorize(self, args: QuestionArgs, principal: Principal, catalog: Catalog) -> Permit:
         """Allowed when the principal may traverse at least one relation; every path it
         then follows is governed and audited on its own (``graph.traverse``)."""
         allowed = self._qa.allowed_relations(principal, catalog)
@@ -359,11 +361,6 @@ class GraphQA:
                 raise ConfigError(f"{name} must be at least 1, got {value}", key=name)
         if max_frontier < 1:
             raise ConfigError(f"max_frontier must be at least 1, got {max_frontier}")
-        if runner is not None and runner.catalog is not catalog:
-            raise ConfigError(
-                "GraphQA and the runner it registers with must share one catalog; build the "
-                "runner with the same Catalog"
-            )
         self.graph = graph
         self.catalog = catalog
         self.graph_name = graph_name
@@ -384,22 +381,13 @@ class GraphQA:
         self.linker = EntityLinker(graph, aliases)
         self.linker.check_aliases()
         self.model = PathModel()
-        self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
-        self.llm = self._gateway(llm)
+        self.runner = runner_for("GraphQA", catalog, runner, audit)
+        self.llm = model_gateway(llm, self.runner.audit)
         self._names: NamePlanner | None = None
         self._relations_cache: dict[Principal, tuple[Any, frozenset[str]]] = {}
         self._lock = threading.Lock()
         self.runner.register(GraphTraverseTool(self))
         self.runner.register(GraphAskTool(self))
-
-    def _gateway(self, llm: LLMGateway | LLM | None) -> LLMGateway | None:
-        if llm is None:
-            return None
-        from crossroads.connectors.llm import LLMGateway
-
-        if isinstance(llm, LLMGateway):
-            return llm
-        return LLMGateway([llm], audit=self.runner.audit)
 
     # --- governance ----------------------------------------------------------------------
 

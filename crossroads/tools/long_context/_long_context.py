@@ -22,14 +22,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from crossroads.connectors._chunking import statements
 from crossroads.connectors.base import LLM, Document, Message
 from crossroads.errors import CannotAnswer, ConfigError, LLMError
 from crossroads.policy._documents import DocumentFilter
 from crossroads.policy._principal import Principal
-from crossroads.tools._runner import Permit, Tool, ToolRunner
+from crossroads.tools._runner import (
+    Permit,
+    QuestionArgs,
+    Tool,
+    ToolRunner,
+    model_gateway,
+    runner_for,
+)
 from crossroads.tools.rag._extract import phrasing_removed, terms
 from crossroads.tools.rag._llm import NO_ANSWER, claims
 from crossroads.tools.rag._rag import DocumentAnswer, Source, readable
@@ -106,11 +113,6 @@ def assemble(documents: Sequence[Document]) -> str:
     return "\n\n".join(parts)
 
 
-class _AskArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000, description="A question in words.")
-
-
 @dataclass(frozen=True, slots=True)
 class _Read:
     question: str
@@ -118,7 +120,7 @@ class _Read:
     filters: dict[str, DocumentFilter]
 
 
-class LongContextTool(Tool[_AskArgs, DocumentAnswer]):
+class LongContextTool(Tool[QuestionArgs, DocumentAnswer]):
     """Answers from the principal's whole permitted corpus when it fits the budget."""
 
     name: ClassVar[str] = "long_context.ask"
@@ -126,12 +128,12 @@ class LongContextTool(Tool[_AskArgs, DocumentAnswer]):
         "Answer a question that needs every document you may read at once (summaries, "
         "comparisons, lists across documents), when they fit the context budget."
     )
-    Args: ClassVar[type[BaseModel]] = _AskArgs
+    Args: ClassVar[type[BaseModel]] = QuestionArgs
 
     def __init__(self, lc: LongContext) -> None:
         self._lc = lc
 
-    def authorize(self, args: _AskArgs, principal: Principal, catalog: Catalog) -> Permit:
+    def authorize(self, args: QuestionArgs, principal: Principal, catalog: Catalog) -> Permit:
         """The principal's document filters; denied when it may read no collection."""
         filters = readable(catalog, principal, self._lc._collections())
         return Permit(
@@ -185,11 +187,6 @@ class LongContext:
             raise ConfigError(
                 f"sentences_per_document must be at least 1, got {sentences_per_document}"
             )
-        if runner is not None and runner.catalog is not catalog:
-            raise ConfigError(
-                "LongContext and the runner it registers with must share one catalog; build "
-                "the runner with the same Catalog"
-            )
         self.index = index
         self.catalog = catalog
         self.budget_tokens = budget_tokens
@@ -197,18 +194,9 @@ class LongContext:
         self.counter: TokenCounter = counter or ApproxTokenCounter()
         self.min_overlap = min_overlap
         self.sentences_per_document = sentences_per_document
-        self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
-        self.llm = self._gateway(llm)
+        self.runner = runner_for("LongContext", catalog, runner, audit)
+        self.llm = model_gateway(llm, self.runner.audit)
         self.runner.register(LongContextTool(self))
-
-    def _gateway(self, llm: LLMGateway | LLM | None) -> LLMGateway | None:
-        if llm is None:
-            return None
-        from crossroads.connectors.llm import LLMGateway
-
-        if isinstance(llm, LLMGateway):
-            return llm
-        return LLMGateway([llm], audit=self.runner.audit)
 
     def _collections(self) -> list[str]:
         if self.collections is not None:

@@ -25,7 +25,14 @@ from crossroads.connectors.base import LLM, Chunk
 from crossroads.errors import CannotAnswer, ConfigError, PolicyViolation
 from crossroads.policy._documents import DocumentFilter
 from crossroads.policy._principal import Principal
-from crossroads.tools._runner import Permit, Tool, ToolRunner
+from crossroads.tools._runner import (
+    Permit,
+    QuestionArgs,
+    Tool,
+    ToolRunner,
+    model_gateway,
+    runner_for,
+)
 
 if TYPE_CHECKING:
     from crossroads.audit import AuditLog
@@ -224,12 +231,7 @@ class RAGRetrieveTool(Tool[_RetrieveArgs, list[Hit]]):
         }
 
 
-class _AskArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000, description="A question in words.")
-
-
-class RAGAskTool(Tool[_AskArgs, DocumentAnswer]):
+class RAGAskTool(Tool[QuestionArgs, DocumentAnswer]):
     """Answers a question from the documents the principal may read, with citations."""
 
     name: ClassVar[str] = "rag.ask"
@@ -237,12 +239,12 @@ class RAGAskTool(Tool[_AskArgs, DocumentAnswer]):
         "Answer a question from the documents you may read; every statement cites the "
         "passage it comes from."
     )
-    Args: ClassVar[type[BaseModel]] = _AskArgs
+    Args: ClassVar[type[BaseModel]] = QuestionArgs
 
     def __init__(self, rag: RAG) -> None:
         self._rag = rag
 
-    def authorize(self, args: _AskArgs, principal: Principal, catalog: Catalog) -> Permit:
+    def authorize(self, args: QuestionArgs, principal: Principal, catalog: Catalog) -> Permit:
         """Allowed when the principal may read some collection; the retrieval it then
         runs is governed and audited on its own (``rag.retrieve``)."""
         filters = self._rag._filters(principal, catalog)
@@ -278,8 +280,9 @@ class RAG:
     >>> print(rag.ask("Do statins cause muscle pain?", alice).text)           # doctest: +SKIP
 
     ``search`` picks the ranking: ``"bm25"`` (default), or ``"dense"``/``"hybrid"``
-    when the index has an embedder (``rrf_k`` is the hybrid fusion constant). ``reranker`` reorders the first ``depth`` hits
-    before the answer is drawn from the best ``k``.
+    when the index has an embedder (``rrf_k`` is the hybrid fusion constant).
+    ``reranker`` reorders the first ``depth`` hits before the answer is drawn from the
+    best ``k``.
     """
 
     def __init__(
@@ -311,11 +314,6 @@ class RAG:
             )
         if not 0 < min_overlap <= 1:
             raise ConfigError(f"min_overlap must be in (0, 1], got {min_overlap}")
-        if runner is not None and runner.catalog is not catalog:
-            raise ConfigError(
-                "RAG and the runner it registers with must share one catalog; build the "
-                "runner with the same Catalog"
-            )
         if reranker is not None and not isinstance(reranker, Reranker):
             raise ConfigError(f"reranker must have a rerank(query, hits) method, got {reranker!r}")
         self.index = index
@@ -331,19 +329,10 @@ class RAG:
         )
         self.max_sentences = max_sentences
         self.min_overlap = min_overlap
-        self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
-        self.llm = self._gateway(llm)
+        self.runner = runner_for("RAG", catalog, runner, audit)
+        self.llm = model_gateway(llm, self.runner.audit)
         self.runner.register(RAGRetrieveTool(self))
         self.runner.register(RAGAskTool(self))
-
-    def _gateway(self, llm: LLMGateway | LLM | None) -> LLMGateway | None:
-        if llm is None:
-            return None
-        from crossroads.connectors.llm import LLMGateway
-
-        if isinstance(llm, LLMGateway):
-            return llm
-        return LLMGateway([llm], audit=self.runner.audit)
 
     # --- governance ----------------------------------------------------------------------
 

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from crossroads.connectors.base import Message
 from crossroads.errors import CannotAnswer, LLMError, PolicyViolation, SQLError
 from crossroads.policy._principal import Principal
-from crossroads.tools._runner import Permit, Tool
+from crossroads.tools._runner import Permit, QuestionArgs, Tool
 from crossroads.tools.sql._lexicon import Lexicon
 from crossroads.tools.sql._nl import plan_query
 
@@ -57,11 +57,6 @@ class SQLAnswer:
     """How the question was read (deterministic) or what the model was told to fix (LLM)."""
     attempts: int = 1
     """Queries tried (LLM mode repairs after governance or database errors)."""
-
-
-class _AskArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000, description="A question in words.")
 
 
 def _cell(value: Any) -> str:
@@ -185,19 +180,19 @@ def llm_sql(
     raise last
 
 
-class SQLAskTool(Tool[_AskArgs, SQLAnswer]):
+class SQLAskTool(Tool[QuestionArgs, SQLAnswer]):
     """Answers a question in words with governed SQL (deterministic or LLM-written)."""
 
     name: ClassVar[str] = "sql.ask"
     description: ClassVar[str] = (
         "Answer a question from the tables you may query; states the result and the SQL."
     )
-    Args: ClassVar[type[BaseModel]] = _AskArgs
+    Args: ClassVar[type[BaseModel]] = QuestionArgs
 
     def __init__(self, governed: GovernedSQL) -> None:
         self._governed = governed
 
-    def authorize(self, args: _AskArgs, principal: Principal, catalog: Catalog) -> Permit:
+    def authorize(self, args: QuestionArgs, principal: Principal, catalog: Catalog) -> Permit:
         """Allowed when the principal may read at least one table; every query it then
         runs is governed and audited on its own."""
         tables = self._governed.visible_tables(principal)

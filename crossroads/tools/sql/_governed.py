@@ -15,7 +15,13 @@ from crossroads.audit import AuditLog, Decision
 from crossroads.connectors.base import LLM, SQLBackend
 from crossroads.errors import ConfigError, PolicyViolation
 from crossroads.policy._principal import Principal
-from crossroads.tools._runner import Permit, Tool, ToolRunner
+from crossroads.tools._runner import (
+    Permit,
+    Tool,
+    ToolRunner,
+    model_gateway,
+    runner_for,
+)
 from crossroads.tools.sql._context import GovernancePass, GovernContext, GovernedQuery
 from crossroads.tools.sql._dialect import render_target, to_target_sql
 from crossroads.tools.sql._functions import allowed_functions
@@ -231,18 +237,12 @@ class GovernedSQL:
                 "pass reads the parse tree it makes); pass DEFAULT_PASSES or a tuple that "
                 "starts with it"
             )
-        if runner is not None and runner.catalog is not catalog:
-            raise ConfigError(
-                "GovernedSQL and the runner it registers with must share one catalog, or "
-                "govern() and run() would decide by different policies; build the runner "
-                "with the same Catalog"
-            )
-        self.runner = runner if runner is not None else ToolRunner(catalog, audit=audit)
+        self.runner = runner_for("GovernedSQL", catalog, runner, audit)
         self.synonyms = dict(synonyms or {})
         self.examples = tuple(examples)
         self.max_repairs = max_repairs
         self.index_values = index_values
-        self.llm = self._gateway(llm)
+        self.llm = model_gateway(llm, self.runner.audit)
         self._lexicons: dict[Principal, tuple[int, Lexicon]] = {}
         self._lexicon_lock = threading.Lock()
         from crossroads.tools.sql._ask import SQLAskTool
@@ -250,16 +250,6 @@ class GovernedSQL:
         self.runner.register(SQLQueryTool(self))
         self.runner.register(SQLSchemaTool(self))
         self.runner.register(SQLAskTool(self))
-
-    def _gateway(self, llm: LLMGateway | LLM | None) -> LLMGateway | None:
-        """Every model call must be audited: a bare model is wrapped in a gateway."""
-        if llm is None:
-            return None
-        from crossroads.connectors.llm import LLMGateway
-
-        if isinstance(llm, LLMGateway):
-            return llm
-        return LLMGateway([llm], audit=self.runner.audit)
 
     def _govern(self, sql: str, principal: Principal, catalog: Catalog) -> GovernedQuery:
         ctx = GovernContext(
