@@ -57,6 +57,7 @@ def test_a_hit_carries_the_chunk_and_where_it_is(index: DocumentIndex, catalog: 
         "region": "EU",
         "classification": "public",
         "owner": "regulatory-eu",
+        "title": "Cardiozol label (EU)",
         "collection": "labels",
     }
     assert index.document(hit.doc_id).text[hit.start : hit.end] == hit.text

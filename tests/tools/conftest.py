@@ -1,4 +1,5 @@
-"""A small pharma corpus for the RAG tool tests, and the document rules that govern it.
+"""A small pharma corpus for the document-route tests (RAG and long-context), and the
+document rules that govern it.
 
 Three collections in one index:
 
@@ -7,10 +8,11 @@ Three collections in one index:
 - ``sops``: standard operating procedures, classified internal;
 - ``mi-letters``: medical-information letters answering doctors' enquiries, per region.
 
-Every document carries ``region`` (except SOPs), ``classification`` and ``owner``. The
-catalog lets ``group:medical_info`` read labels and letters of its own ``:region``,
-``group:qa`` every SOP and ``group:admins`` everything. Test modules declare their own
-principals in those groups (``eva`` EU, ``sam`` US, ``quinn`` QA, ``root`` admin).
+Every document carries ``region`` (except SOPs), ``classification`` and ``owner``; labels
+and SOPs also a ``title`` (shown in the corpus markers). The catalog lets
+``group:medical_info`` read labels and letters of its own ``:region``, ``group:qa`` every
+SOP and ``group:admins`` everything. Test modules declare their own principals in those
+groups (``eva`` EU, ``sam`` US, ``quinn`` QA, ``root`` admin).
 """
 
 from __future__ import annotations
@@ -90,19 +92,29 @@ Thank you for your question about breastfeeding. Cardiozol passes into human mil
 amounts. Breastfeeding is not recommended while taking Cardiozol.
 """
 
-# (doc_id, collection, text, metadata)
+# (doc_id, collection, text, metadata), in index order
 CORPUS = [
     (
         "label-cardiozol-eu",
         "labels",
         LABEL_EU,
-        {"region": "EU", "classification": "public", "owner": "regulatory-eu"},
+        {
+            "region": "EU",
+            "classification": "public",
+            "owner": "regulatory-eu",
+            "title": "Cardiozol label (EU)",
+        },
     ),
     (
         "label-cardiozol-us",
         "labels",
         LABEL_US,
-        {"region": "US", "classification": "public", "owner": "regulatory-us"},
+        {
+            "region": "US",
+            "classification": "public",
+            "owner": "regulatory-us",
+            "title": "Cardiozol label (US)",
+        },
     ),
     (
         "label-cardiozol-us-draft",
@@ -114,9 +126,14 @@ CORPUS = [
         "sop-017-temperature-excursion",
         "sops",
         SOP_EXCURSION,
-        {"classification": "internal", "owner": "quality"},
+        {"classification": "internal", "owner": "quality", "title": "SOP-017 Excursions"},
     ),
-    ("sop-022-recall", "sops", SOP_RECALL, {"classification": "internal", "owner": "quality"}),
+    (
+        "sop-022-recall",
+        "sops",
+        SOP_RECALL,
+        {"classification": "internal", "owner": "quality", "title": "SOP-022 Recall"},
+    ),
     (
         "mil-2024-031",
         "mi-letters",
@@ -143,12 +160,12 @@ def pharma_index() -> DocumentIndex:
 def pharma_catalog() -> Catalog:
     """Region-bound rules for medical information, SOPs for QA, everything for admins."""
     cat = Catalog()
-    cat.add_document_rule("collection:labels", "group:medical_info", where={"region": ":region"})
-    cat.add_document_rule(
-        "collection:mi-letters", "group:medical_info", where={"region": ":region"}
+    cat.grant("READ", on="collection:labels", to="group:medical_info", where={"region": ":region"})
+    cat.grant(
+        "READ", on="collection:mi-letters", to="group:medical_info", where={"region": ":region"}
     )
-    cat.add_document_rule("collection:sops", "group:qa")
-    cat.add_document_rule("collection:*", "group:admins")
+    cat.grant("READ", on="collection:sops", to="group:qa")
+    cat.grant("READ", on="collection:*", to="group:admins")
     return cat
 
 
