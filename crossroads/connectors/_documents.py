@@ -27,6 +27,7 @@ or text changed.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -162,16 +163,27 @@ class DocumentIndex:
                 "and leave 'collection' out of the metadata",
                 key="metadata.collection",
             )
+        _utf8(doc_id, text, meta)
         doc = Document(doc_id, coll, text, MappingProxyType(meta))
-        if self._docs.get(doc_id) == doc:
-            return False
         chunks = self._cut(doc)
-        for old in self._chunks.get(doc_id, ()):
-            del self._by_id[old.chunk_id]
-        self._docs[doc_id] = doc
-        self._chunks[doc_id] = chunks
-        self._by_id.update((c.chunk_id, c) for c in chunks)
-        self._version += 1
+        with self._lock:  # a search never sees half a replacement, nor a stale build
+            existing = self._docs.get(doc_id)
+            if existing == doc:
+                return False
+            if existing is not None and existing.collection != coll:
+                raise ConfigError(
+                    f"document {doc_id!r} is already in collection {existing.collection!r}; "
+                    f"adding it to {coll!r} would silently replace it there. Give documents "
+                    "of different collections distinct ids (e.g. prefix them with the "
+                    "collection), or remove() the old one first",
+                    key="doc_id",
+                )
+            for old in self._chunks.get(doc_id, ()):
+                del self._by_id[old.chunk_id]
+            self._docs[doc_id] = doc
+            self._chunks[doc_id] = chunks
+            self._by_id.update((c.chunk_id, c) for c in chunks)
+            self._version += 1
         return True
 
     def _cut(self, doc: Document) -> tuple[Chunk, ...]:
@@ -194,12 +206,13 @@ class DocumentIndex:
 
     def remove(self, doc_id: str) -> bool:
         """Drop a document and its chunks; return whether it was there."""
-        doc = self._docs.pop(doc_id, None)
-        if doc is None:
-            return False
-        for old in self._chunks.pop(doc_id):
-            del self._by_id[old.chunk_id]
-        self._version += 1
+        with self._lock:
+            doc = self._docs.pop(doc_id, None)
+            if doc is None:
+                return False
+            for old in self._chunks.pop(doc_id):
+                del self._by_id[old.chunk_id]
+            self._version += 1
         return True
 
     def document(self, doc_id: str) -> Document:
@@ -458,11 +471,11 @@ class DocumentIndex:
 
     def _index(self) -> _Built:
         """The BM25 index of the current chunks, (re)built when documents changed."""
-        with self._lock:
+        with self._lock:  # writers wait: the build is labelled with the version it read
             built = self._built
             if built is None or built.version != self._version:
-                order = tuple(self.chunks())
-                built = _Built(self._bm25(order), order, self._version)
+                version, order = self._version, tuple(self.chunks())
+                built = _Built(self._bm25(order), order, version)
                 self._built = built
             return built
 
@@ -603,7 +616,8 @@ class DocumentIndex:
         """An index of the rows of a table (or view), one document per row.
 
         The text is the non-empty ``text_columns`` joined by blank lines; the metadata
-        the ``metadata_columns`` (all other columns when None). The collection is
+        the ``metadata_columns`` only (none when not named: metadata goes back to every
+        reader of the document, so a column is never exposed by default). The collection is
         the table's name unless ``collection`` is given. Table and column names are
         checked against ``db.schema()`` (ConfigError listing the known ones) and
         quoted by sqlglot. A NULL or duplicate id, or more than ``max_rows`` rows,
@@ -766,6 +780,20 @@ def _whole(key: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{key} must be a whole number ≥ 0, got {value!r}", key=key)
     return value
+
+
+def _utf8(doc_id: str, text: str, metadata: Mapping[str, Any]) -> None:
+    """Refuse text that cannot be saved (a lone surrogate from an escaped JSON string)."""
+    try:
+        text.encode("utf-8")
+        json.dumps(metadata, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(
+            f"document {doc_id!r} holds characters that are not valid Unicode text "
+            f"({exc.reason} at position {exc.start}): fix the source, e.g. a lone "
+            "'\\ud800' escape in JSON",
+            key="text",
+        ) from None
 
 
 def _collection(name: object) -> str:

@@ -226,6 +226,8 @@ def read_folder(path: str | os.PathLike[str], patterns: Sequence[str]) -> list[R
     for pattern in _names(patterns, "patterns"):
         for file in root.rglob(pattern):
             rel = file.relative_to(root)
+            if file.is_symlink() or not file.resolve().is_relative_to(root.resolve()):
+                continue  # a link could pull another folder's (another collection's) files in
             if file.is_file() and not any(p.startswith(".") for p in rel.parts):
                 found[rel.as_posix()] = file
     return [_file_record(doc_id, found[doc_id]) for doc_id in sorted(found)]
@@ -265,13 +267,25 @@ def _file_record(doc_id: str, file: Path) -> Record:
     return Record(doc_id, text, json_metadata(metadata))
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: ``*name`` references can blow up exponentially."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in front matter", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def _front_matter(text: str, name: str) -> tuple[str, dict[str, Any]]:
     """The text without its ``---`` YAML block, and the block's mapping."""
     m = _FRONT_MATTER.match(text)
     if m is None:
         return text, {}
     try:
-        data = yaml.safe_load(m.group(1) or "")
+        data = yaml.load(m.group(1) or "", Loader=_FrontMatterLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 2  # + the opening "---" line, 1-based
@@ -319,11 +333,10 @@ def read_sql(
     text_cols = _columns(found, _names(text_columns, "text_columns"), "text_columns")
     if not text_cols:
         raise ConfigError("text_columns must name at least one column", key="text_columns")
-    if metadata_columns is None:
-        meta_cols = [c for c in found.column_names if c != id_col and c not in text_cols]
-    else:
-        names = _names(metadata_columns, "metadata_columns")
-        meta_cols = _columns(found, names, "metadata_columns")
+    # metadata is returned to every reader of a document: only named columns become
+    # metadata, so a column masked on the SQL route never leaks through the index
+    names = _names(metadata_columns or (), "metadata_columns")
+    meta_cols = _columns(found, names, "metadata_columns")
     sql = _select_sql(db.dialect, found, [id_col, *text_cols, *meta_cols], id_col)
     result = db.execute(sql, max_rows=max_rows)
     if result.truncated:

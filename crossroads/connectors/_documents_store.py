@@ -64,10 +64,29 @@ def save_index(
     index: DocumentIndex, path: Path, built: _Built, vectors: Vectors | None = None
 ) -> None:
     """Write ``index``, whose BM25 index over its current chunks is ``built`` and whose
-    chunk vectors (rows in ``built.order``) are ``vectors``, when it has an embedder."""
-    path.mkdir(parents=True, exist_ok=True)
+    chunk vectors (rows in ``built.order``) are ``vectors``, when it has an embedder.
+
+    Everything is written to a sibling folder first and swapped in only when complete:
+    a save that fails leaves the previous save intact.
+    """
+    final = path
+    path = final.parent / f".{final.name}.saving-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    try:
+        _write(index, path, built, vectors)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(path, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(index: DocumentIndex, path: Path, built: _Built, vectors: Vectors | None) -> None:
     manifest = path / MANIFEST
-    manifest.unlink(missing_ok=True)  # no manifest until every other file is complete
     chunks = built.order
     with open(path / DOCUMENTS, "w", encoding="utf-8", newline="\n") as out:
         for doc in index.documents():
@@ -88,11 +107,11 @@ def save_index(
                 "heading": c.heading,
             }
             out.write(_dump(line) + "\n")
-    shutil.rmtree(path / BM25, ignore_errors=True)
+    sha256 = {DOCUMENTS: _sha256(path / DOCUMENTS), CHUNKS: _sha256(path / CHUNKS)}
     if built.retriever is not None:
         built.retriever.save(str(path / BM25), show_progress=False)
-    (path / VECTORS).unlink(missing_ok=True)
-    sha256 = {DOCUMENTS: _sha256(path / DOCUMENTS), CHUNKS: _sha256(path / CHUNKS)}
+        for file in sorted((path / BM25).iterdir()):
+            sha256[f"{BM25}/{file.name}"] = _sha256(file)
     vector_entry: dict[str, Any] | None = None
     if vectors is not None and index.embedder is not None:
         import numpy as np
@@ -153,7 +172,8 @@ def load_index(
             f"the manifest's collection or params are invalid ({exc}); {_REBUILD}",
             file=str(path / MANIFEST),
         ) from None
-    for name in (DOCUMENTS, CHUNKS):
+    checked = [DOCUMENTS, CHUNKS, *sorted(n for n in manifest["sha256"] if "/" in n)]
+    for name in checked:
         file = path / name
         if not file.is_file():
             raise ConfigError(f"missing from the saved index; {_REBUILD}", file=str(file))

@@ -86,12 +86,19 @@ def _clause_matches(clause: Mapping[str, frozenset[Scalar]], metadata: Mapping[s
             return False
         value = metadata[key]
         values = value if isinstance(value, list | tuple | set | frozenset) else (value,)
-        try:
-            if not any(v in allowed for v in values):
-                return False
-        except TypeError:  # an unhashable metadata value (a dict) allows nothing
+        if not any(_allowed(v, allowed) for v in values):
             return False
     return True
+
+
+def _allowed(value: Any, allowed: frozenset[Scalar]) -> bool:
+    """``value`` is one of ``allowed`` by type as well as value: ``True`` is not ``1``
+    and ``1`` is not ``"1"``; an unhashable value (a dict) is never allowed."""
+    try:
+        hit = value in allowed
+    except TypeError:
+        return False
+    return hit and any(type(a) is type(value) and a == value for a in allowed)
 
 
 def _bind_where(grant: Grant, principal: Principal) -> dict[str, set[Scalar]] | list[str]:

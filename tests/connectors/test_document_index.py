@@ -352,6 +352,13 @@ def test_sql_rows_become_documents(faq_db: SQLDatabase) -> None:
     assert named.collections() == frozenset({"faq"})
 
 
+def test_sql_columns_become_metadata_only_when_named(faq_db: SQLDatabase) -> None:
+    # metadata goes back to every reader: a column (say one masked on the SQL route)
+    # must never be exposed just because it was in the table
+    index = DocumentIndex.from_sql(faq_db, "FAQ entries", id_column="id", text_columns=["question"])
+    assert all(dict(d.metadata) == {} for d in index.documents())
+
+
 def test_sql_names_are_checked_against_the_schema(faq_db: SQLDatabase) -> None:
     with pytest.raises(ConfigError, match=r"no table or view 'faqs'.*FAQ entries"):
         DocumentIndex.from_sql(faq_db, "faqs", id_column="id", text_columns=["question"])
@@ -362,9 +369,15 @@ def test_sql_names_are_checked_against_the_schema(faq_db: SQLDatabase) -> None:
         DocumentIndex.from_sql(
             faq_db, "FAQ entries", id_column='x"; DROP TABLE t; --', text_columns=["question"]
         )
-    # every other column is metadata by default: the BLOB column cannot be
+    # a BLOB column cannot be metadata
     with pytest.raises(ConfigError, match="metadata_columns"):
-        DocumentIndex.from_sql(faq_db, "FAQ entries", id_column="id", text_columns=["question"])
+        DocumentIndex.from_sql(
+            faq_db,
+            "FAQ entries",
+            id_column="id",
+            text_columns=["question"],
+            metadata_columns=["blob"],
+        )
     with pytest.raises(ConfigError, match="more than max_rows=2"):
         DocumentIndex.from_sql(
             faq_db,
@@ -665,7 +678,16 @@ def _corrupt(path: Path, name: str, edit: Callable[[str], str]) -> None:
             "checksum",
         ),
         (lambda p: (p / "chunks.jsonl").unlink(), "chunks.jsonl", "missing"),
-        (lambda p: (p / "bm25" / "vocab.index.json").unlink(), "bm25", "cannot be read"),
+        (
+            lambda p: (p / "bm25" / "vocab.index.json").unlink(),
+            "bm25/vocab.index.json",
+            "missing",
+        ),
+        (
+            lambda p: _corrupt(p, "bm25/params.index.json", lambda t: t.replace("1.5", "2.5")),
+            "bm25/params.index.json",
+            "checksum",
+        ),
     ],
 )
 def test_load_refuses_a_damaged_directory(

@@ -139,3 +139,22 @@ def test_describe_and_value_semantics() -> None:
         collection="collection:c", allows_all=False, clauses=[{"region": ["EU", "GLOBAL"]}]
     )
     assert f == same
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, True),
+        (True, False),  # True == 1 in Python, but a flag is not a clearance level
+        (1.0, False),
+        ("1", False),
+        ([{"nested": 1}, 1], True),  # an unhashable element is skipped, not fatal
+        ([1, {"nested": 1}], True),
+        ({"nested": 1}, False),
+    ],
+)
+def test_values_match_by_type_as_well_as_value(value: Any, expected: bool) -> None:
+    cat = Catalog()
+    cat.grant("READ", on="collection:c", to="*", where={"level": [1]})
+    rule = cat.document_filter(Principal("p"), "c")
+    assert rule.matches({"level": value}) is expected

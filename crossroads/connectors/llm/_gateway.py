@@ -112,6 +112,11 @@ class LLMGateway:
         self._random = random.Random()
 
     @property
+    def audit(self) -> AuditLog:
+        """The log every model call is written to."""
+        return self._audit
+
+    @property
     def models(self) -> tuple[LLM, ...]:
         """The fallback chain, first choice first."""
         return self._models

@@ -135,7 +135,12 @@ class LongContextTool(Tool[QuestionArgs, DocumentAnswer]):
 
     def authorize(self, args: QuestionArgs, principal: Principal, catalog: Catalog) -> Permit:
         """The principal's document filters; denied when it may read no collection."""
-        filters = readable(catalog, principal, self._lc._collections())
+        filters = readable(
+            catalog,
+            principal,
+            self._lc._collections(),
+            disclose=self._lc.collections is not None,
+        )
         return Permit(
             args=_Read(args.question, principal, filters),
             reason="READ granted on " + ", ".join(f"collection:{c}" for c in sorted(filters)),
@@ -147,11 +152,12 @@ class LongContextTool(Tool[QuestionArgs, DocumentAnswer]):
         return self._lc._answer(read.question, read.principal, read.filters)
 
     def summarize(self, result: DocumentAnswer) -> dict[str, Any]:
-        """Mode, estimated tokens read (the cost), documents cited."""
+        """Mode, estimated tokens read (the cost), the documents read and cited."""
         return {
             "mode": result.mode,
             "tokens": result.tokens,
             "budget_tokens": self._lc.budget_tokens,
+            "read": list(result.read),
             "sources": [s.doc_id for s in result.sources],
         }
 
@@ -203,8 +209,9 @@ class LongContext:
             return list(self.collections)
         return sorted(self.index.collections())
 
-    def corpus(self, filters: dict[str, DocumentFilter]) -> Corpus:
-        """The documents the filters admit, assembled and counted."""
+    def _corpus(self, filters: dict[str, DocumentFilter]) -> Corpus:
+        """The documents the filters admit, assembled and counted (only ever called with
+        the filters a permit carries: reading is what the tool audits)."""
         docs = tuple(
             d
             for d in self.index.documents()
@@ -233,7 +240,7 @@ class LongContext:
     def _answer(
         self, question: str, principal: Principal, filters: dict[str, DocumentFilter]
     ) -> DocumentAnswer:
-        corpus = self.corpus(filters)
+        corpus = self._corpus(filters)
         if not corpus.documents:
             raise CannotAnswer(
                 "no document you may read is in the index",
@@ -288,8 +295,8 @@ class LongContext:
             picked.append((best, n, doc, run[0][2], quotes))
         if not picked:
             raise CannotAnswer(
-                f"none of the {_count(len(corpus.documents), 'document')} you may read has a "
-                "sentence about the question",
+                f"none of the {_count(len(corpus.documents), 'document')} you may read "
+                f"(about {corpus.tokens:,} tokens read) has a sentence about the question",
                 tool="long_context.ask",
                 reason="no relevant passage",
             )
@@ -327,6 +334,7 @@ class LongContext:
             sources=sources,
             mode="extractive",
             tokens=corpus.tokens,
+            read=tuple(d.id for d in corpus.documents),
             notes=tuple(notes),
         )
 
@@ -388,6 +396,7 @@ class LongContext:
             sources=sources,
             mode="llm",
             tokens=corpus.tokens,
+            read=tuple(d.id for d in corpus.documents),
             unsupported=tuple(unsupported),
         )
 

@@ -120,6 +120,8 @@ class DocumentAnswer:
     """Sentences of a model's answer that cite nothing it was given (flagged, not hidden)."""
     tokens: int = 0
     """Estimated tokens of text read to answer (long-context: the whole permitted corpus)."""
+    read: tuple[str, ...] = ()
+    """Ids of the documents read whole to answer (long-context: every permitted one)."""
     notes: tuple[str, ...] = ()
 
 
@@ -135,13 +137,14 @@ class Reranker(Protocol):
 
 
 def readable(
-    catalog: Catalog, principal: Principal, collections: Sequence[str]
+    catalog: Catalog, principal: Principal, collections: Sequence[str], *, disclose: bool = True
 ) -> dict[str, DocumentFilter]:
     """The collections among ``collections`` the principal may read, with their filters.
 
     Raises ``PolicyViolation`` when it may read none: the catalog's own denial when a
     rule applies but needs an attribute the principal lacks (it names the attribute),
-    else a default-deny naming the collections.
+    else a default-deny — naming the collections only when ``disclose`` (the caller
+    chose them; an index's other collection names are not told to a denied principal).
     """
     out: dict[str, DocumentFilter] = {}
     specific: PolicyViolation | None = None
@@ -152,18 +155,27 @@ def readable(
             if specific is None and exc.rule != "default deny":
                 specific = exc
     if not out:
-        raise specific if specific is not None else deny_unreadable(principal, collections)
+        if specific is not None:
+            raise specific
+        raise deny_unreadable(principal, collections, disclose=disclose)
     return out
 
 
-def deny_unreadable(principal: Principal, collections: Sequence[str]) -> PolicyViolation:
+def deny_unreadable(
+    principal: Principal, collections: Sequence[str], *, disclose: bool = True
+) -> PolicyViolation:
     """The denial for a principal no document rule of ``collections`` applies to."""
+    if not collections:
+        which = "no collection: the index is empty"
+    elif disclose:
+        which = f"none of the collections {', '.join(collections)}"
+    else:
+        which = f"none of the {len(collections)} collections of this index"
     return PolicyViolation(
-        f"principal {principal.id!r} may read none of the collections "
-        f"{', '.join(collections) or '(the index is empty)'}: no document rule applies to "
-        "it. Ask an administrator for a READ rule on collection:NAME",
+        f"principal {principal.id!r} may read {which}: no document rule applies to it. "
+        "Ask an administrator for a READ rule on collection:NAME",
         principal=principal.id,
-        securable="collection:" + (collections[0] if len(collections) == 1 else "*"),
+        securable="collection:" + (collections[0] if disclose and len(collections) == 1 else "*"),
         rule="default deny",
         privilege="READ",
     )
@@ -312,6 +324,15 @@ class RAG:
             raise ConfigError(
                 f"search must be 'bm25', 'dense' or 'hybrid', got {search!r}", key="search"
             )
+        if search != "bm25" and index.embedder is None:
+            raise ConfigError(
+                f"search={search!r} needs an index with an embedder: build it with "
+                "DocumentIndex(..., embedder=SentenceTransformerEmbedder()) "
+                "(pip install 'crossroads[dense]') or OpenAIEmbeddings(...)",
+                key="search",
+            )
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, int | float) or rrf_k < 0:
+            raise ConfigError(f"rrf_k must be a number >= 0, got {rrf_k!r}", key="rrf_k")
         if not 0 < min_overlap <= 1:
             raise ConfigError(f"min_overlap must be in (0, 1], got {min_overlap}")
         if reranker is not None and not isinstance(reranker, Reranker):
@@ -331,6 +352,13 @@ class RAG:
         self.min_overlap = min_overlap
         self.runner = runner_for("RAG", catalog, runner, audit)
         self.llm = model_gateway(llm, self.runner.audit)
+        gateway = getattr(reranker, "gateway", None)
+        if gateway is not None and getattr(gateway, "audit", None) is not self.runner.audit:
+            raise ConfigError(
+                "the reranker's model calls would be audited in another log than this RAG's: "
+                "build it with the same audit log (LLMReranker(model, audit=rag_audit)) or the "
+                "same gateway"
+            )
         self.runner.register(RAGRetrieveTool(self))
         self.runner.register(RAGAskTool(self))
 
@@ -338,7 +366,7 @@ class RAG:
 
     def _filters(self, principal: Principal, catalog: Catalog) -> dict[str, DocumentFilter]:
         names = sorted(self.index.collections()) if self.collections is None else self.collections
-        return readable(catalog, principal, names)
+        return readable(catalog, principal, names, disclose=self.collections is not None)
 
     def _search(self, query: str, k: int, filters: Mapping[str, DocumentFilter]) -> list[Hit]:
         where = _where(filters)
@@ -373,8 +401,17 @@ class RAG:
                 reordered = self.reranker.rerank(question, hits, principal=principal)  # type: ignore[call-arg]
             else:
                 reordered = self.reranker.rerank(question, hits)
-            hits = reordered[: self.k]
+            # a reranker only reorders: what it returns is mapped back to the hits it was
+            # given (the caller's own, filtered); anything else is dropped, never answered
+            given = {h.chunk_id: h for h in hits}
+            kept = list(dict.fromkeys(h.chunk_id for h in reordered if h.chunk_id in given))
+            foreign = sum(1 for h in reordered if h.chunk_id not in given)
+            hits = [given[c] for c in kept][: self.k]
             notes.append(f"reranked by {type(self.reranker).__name__}")
+            if foreign:
+                notes.append(
+                    f"the reranker returned {foreign} passage(s) it was not given; dropped"
+                )
         if not hits:
             raise CannotAnswer(
                 "no document you may read matches the question",

@@ -114,6 +114,7 @@ def test_the_end_summary_holds_the_cost_and_ids_not_text(
         "mode": "extractive",
         "tokens": answer.tokens,
         "budget_tokens": 2_000,
+        "read": ["label-cardiozol-eu", "mil-2024-031"],
         "sources": ["label-cardiozol-eu", "mil-2024-031"],
     }
     assert 0 < answer.tokens <= 2_000
@@ -200,6 +201,7 @@ def test_a_model_call_nests_in_the_span_and_the_prompt_stays_out(
         "mode": "llm",
         "tokens": answer.tokens,
         "budget_tokens": 100_000,
+        "read": ["label-cardiozol-eu", "mil-2024-031"],
         "sources": ["label-cardiozol-eu"],
     }
     trail = dumped(events)

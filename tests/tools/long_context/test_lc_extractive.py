@@ -231,9 +231,8 @@ def test_nothing_relevant_cannot_be_answered(
     assert isinstance(info.value, ToolError)
     assert info.value.reason == "no relevant passage"
     assert info.value.tool == "long_context.ask"
-    assert str(info.value) == (
-        "none of the 2 documents you may read has a sentence about the question"
-    )
+    assert str(info.value).startswith("none of the 2 documents you may read (about ")
+    assert str(info.value).endswith(" tokens read) has a sentence about the question")
 
 
 @pytest.mark.parametrize("question", ["What is it?", "?!", "Which one should it be?"])

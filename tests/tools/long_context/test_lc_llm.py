@@ -64,7 +64,7 @@ def test_the_prompt_marks_every_document_and_asks_for_citations(
     assert "=== [8]" not in user.content
     assert (
         answer.tokens
-        == lc.corpus(
+        == lc._corpus(
             {c: catalog.document_filter(ROOT, c) for c in ("labels", "sops", "mi-letters")}
         ).tokens
     )

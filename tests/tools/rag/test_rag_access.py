@@ -122,7 +122,7 @@ def test_no_rule_denies_retrieve_and_ask_and_is_audited(
         "default deny",
         "READ",
     )
-    with pytest.raises(PolicyViolation, match="may read none of the collections"):
+    with pytest.raises(PolicyViolation, match="may read none of the 3 collections of this index"):
         rag.ask("What is the dose of Cardiozol?", OTTO)
     assert llm.calls == []
     events = rag.runner.audit.events()
