@@ -17,6 +17,11 @@ from html.parser import HTMLParser
 __all__ = ["HTMLText", "html_to_text"]
 
 # Never text: code, styling, the head, and navigation menus (the same on every page).
+# A content element ends an unclosed <head> (its end tag is optional in HTML).
+_CONTENT = frozenset(
+    {"body", "main", "article", "section", "p", "div", "h1", "h2", "h3", "h4", "h5", "h6"}
+    | {"ul", "ol", "table", "pre", "blockquote", "header", "footer"}
+)
 _DROP = frozenset({"script", "style", "noscript", "template", "svg", "head", "nav"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Elements that stand on their own lines; those in _PARAGRAPHS get a blank line around them.
@@ -37,6 +42,8 @@ class HTMLText(HTMLParser):
         self._out: list[str] = []
         self._dropping: list[str] = []
         self._heading: list[str] | None = None
+        self._level = 1
+        self._headings: set[str] = set()
         self._pre = 0
         self._in_title = False
         self._title: list[str] = []
@@ -50,10 +57,12 @@ class HTMLText(HTMLParser):
         return title or None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag == "body":
+        if tag == "title" and (not self._dropping or self._dropping == ["head"]):
+            self._in_title = not self._title  # the page's title, not an <svg> one's
+        elif tag in _CONTENT and self._dropping == ["head"]:
             self._dropping.clear()  # the end of <head> is optional in HTML
+        if tag in _PARAGRAPHS or tag in _HEADINGS:
+            self._end_heading()  # an unclosed heading ends where the next block starts
         if self._dropping or tag in _DROP:
             if tag in _DROP:
                 self._dropping.append(tag)
@@ -61,6 +70,7 @@ class HTMLText(HTMLParser):
         if tag in _HEADINGS:
             self._out.append("\n\n")
             self._heading = []
+            self._level = _HEADINGS[tag]
         elif tag in _PARAGRAPHS:
             self._out.append("\n\n")
             if tag == "pre":
@@ -81,16 +91,23 @@ class HTMLText(HTMLParser):
             if tag == self._dropping[-1]:
                 self._dropping.pop()
             return
-        if tag in _HEADINGS and self._heading is not None:
-            text = _SPACES.sub(" ", "".join(self._heading)).strip()
-            self._heading = None
-            if text:
-                self.first_heading = self.first_heading or text
-                self._out.append(f"{'#' * _HEADINGS[tag]} {text}\n\n")
+        if tag in _HEADINGS:
+            self._end_heading(_HEADINGS[tag])
         elif tag in _PARAGRAPHS:
             if tag == "pre" and self._pre:
                 self._pre -= 1
             self._out.append("\n\n")
+
+    def _end_heading(self, level: int | None = None) -> None:
+        if self._heading is None:
+            return
+        text = _SPACES.sub(" ", "".join(self._heading)).strip()
+        self._heading = None
+        if text:
+            self.first_heading = self.first_heading or text
+            line = f"{'#' * (level or self._level)} {text}"
+            self._headings.add(line)
+            self._out.append(f"{line}\n\n")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -105,8 +122,14 @@ class HTMLText(HTMLParser):
             self._out.append(_SPACES.sub(" ", data))
 
     def text(self) -> str:
-        """The page's text: lines stripped, at most one blank line in a row."""
+        """The page's text: lines stripped, at most one blank line in a row; a line of
+        content that starts with ``#`` is escaped so it is not read as a heading."""
+        self._end_heading()
         lines = [line.strip() for line in "".join(self._out).split("\n")]
+        lines = [
+            "\\" + line if line.startswith("#") and line not in self._headings else line
+            for line in lines
+        ]
         text = "\n".join(lines)
         return re.sub(r"\n{3,}", "\n\n", text).strip()
 

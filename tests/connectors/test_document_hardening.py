@@ -92,3 +92,25 @@ def test_a_search_racing_writes_never_keeps_a_stale_build() -> None:
     live = {c.chunk_id: c.text for c in index.chunks()}
     for chunk, _ in index.search("cherries", k=1000) + index.search("apples", k=1000):
         assert live.get(chunk.chunk_id) == chunk.text  # only live text is ever found
+
+
+@pytest.mark.parametrize(
+    ("html", "text", "title"),
+    [
+        ("<h1>Title<p>Body text here.</p>", "# Title\n\nBody text here.", "Title"),
+        ("<html><head><title>T</title><p>Body para.</p></html>", "Body para.", "T"),
+        (
+            "<head><title>Label</title></head><body><svg><title>icon</title></svg>"
+            "<p>Text.</p></body>",
+            "Text.",
+            "Label",
+        ),
+        ("<h2>Dosing <h3>Renal</h3></h2><p>Text.</p>", "## Dosing\n\n### Renal\n\nText.", "Dosing"),
+        ("<p># 5 mg daily is the dose.</p>", "\\# 5 mg daily is the dose.", None),
+    ],
+    ids=["unclosed-heading", "unclosed-head", "svg-title", "nested-heading", "hash-text"],
+)
+def test_html_edge_cases_keep_the_text(html: str, text: str, title: str | None) -> None:
+    from crossroads.connectors._html import html_to_text
+
+    assert html_to_text(html) == (text, title)
