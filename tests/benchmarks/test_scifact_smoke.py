@@ -77,8 +77,8 @@ def test_a_slice_runs(tmp_path: Path) -> None:
     for n, row in needle["per_n"].items():
         assert row["placements"] > 0, n
         assert row["found"] == row["cited"] == row["placements"], n
-        assert row["corpus_exact"] == row["placements"], n
-        assert row["corpus_forbidden_documents"] == 0, n
+        assert row["read_exact"] == row["llm_prompt_exact"] == row["placements"], n
+        assert row["read_forbidden_documents"] == 0, n
         assert row["forbidden_used"] == row["forbidden_cited"] == 0, n
         assert row["llm_prompt_forbidden_read"] == 0, n
         assert row["llm_prompt_has_needle"] == row["llm_prompts"] == row["placements"], n
