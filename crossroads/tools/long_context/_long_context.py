@@ -39,7 +39,7 @@ from crossroads.tools._runner import (
 )
 from crossroads.tools.rag._extract import phrasing_removed, terms
 from crossroads.tools.rag._llm import NO_ANSWER, claims
-from crossroads.tools.rag._rag import DocumentAnswer, Source, readable
+from crossroads.tools.rag._rag import DocumentAnswer, Source, read_permit, readable
 
 if TYPE_CHECKING:
     from crossroads.audit import AuditLog
@@ -141,12 +141,7 @@ class LongContextTool(Tool[QuestionArgs, DocumentAnswer]):
             self._lc._collections(),
             disclose=self._lc.collections is not None,
         )
-        return Permit(
-            args=_Read(args.question, principal, filters),
-            reason="READ granted on " + ", ".join(f"collection:{c}" for c in sorted(filters)),
-            rule="rag.document_rules",
-            policy={"filters": [f.describe() for f in filters.values()]},
-        )
+        return read_permit(_Read(args.question, principal, filters), filters)
 
     def _execute(self, read: _Read) -> DocumentAnswer:
         return self._lc._answer(read.question, read.principal, read.filters)

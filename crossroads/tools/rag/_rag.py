@@ -49,6 +49,7 @@ __all__ = [
     "Reranker",
     "Source",
     "deny_unreadable",
+    "read_permit",
     "readable",
 ]
 
@@ -181,6 +182,16 @@ def deny_unreadable(
     )
 
 
+def read_permit(args: Any, filters: Mapping[str, DocumentFilter]) -> Permit:
+    """The permit of a document tool: the collections granted and each filter applied."""
+    return Permit(
+        args=args,
+        reason="READ granted on " + ", ".join(f"collection:{c}" for c in sorted(filters)),
+        rule="rag.document_rules",
+        policy={"filters": [f.describe() for f in filters.values()]},
+    )
+
+
 def _where(filters: Mapping[str, DocumentFilter]) -> Callable[[Chunk], bool]:
     def allowed(chunk: Chunk) -> bool:
         rule = filters.get(chunk.collection)
@@ -225,12 +236,7 @@ class RAGRetrieveTool(Tool[_RetrieveArgs, list[Hit]]):
     def authorize(self, args: _RetrieveArgs, principal: Principal, catalog: Catalog) -> Permit:
         """The principal's document filters; denied when it may read no collection."""
         filters = self._rag._filters(principal, catalog)
-        return Permit(
-            args=_Search(args.query, args.k, filters),
-            reason="READ granted on " + ", ".join(f"collection:{c}" for c in sorted(filters)),
-            rule="rag.document_rules",
-            policy={"filters": [f.describe() for f in filters.values()]},
-        )
+        return read_permit(_Search(args.query, args.k, filters), filters)
 
     def _execute(self, search: _Search) -> list[Hit]:
         return self._rag._search(search.query, search.k, search.filters)
@@ -260,12 +266,7 @@ class RAGAskTool(Tool[QuestionArgs, DocumentAnswer]):
         """Allowed when the principal may read some collection; the retrieval it then
         runs is governed and audited on its own (``rag.retrieve``)."""
         filters = self._rag._filters(principal, catalog)
-        return Permit(
-            args=(args.question, principal),
-            reason="READ granted on " + ", ".join(f"collection:{c}" for c in sorted(filters)),
-            rule="rag.document_rules",
-            policy={"filters": [f.describe() for f in filters.values()]},
-        )
+        return read_permit((args.question, principal), filters)
 
     def _execute(self, permitted: tuple[str, Principal]) -> DocumentAnswer:
         question, principal = permitted
