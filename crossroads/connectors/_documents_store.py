@@ -149,6 +149,20 @@ def _write(index: DocumentIndex, path: Path, built: _Built, vectors: Vectors | N
     os.replace(tmp, manifest)
 
 
+def _verify(path: Path, name: str, manifest: dict[str, Any], also: str = "") -> Path:
+    """``path / name``, present and matching the manifest's checksum; else ConfigError."""
+    file = path / name
+    if not file.is_file():
+        raise ConfigError(f"missing from the saved index; {_REBUILD}", file=str(file))
+    if _sha256(file) != manifest["sha256"].get(name):
+        raise ConfigError(
+            f"does not match the checksum in {MANIFEST}: the file was changed or truncated "
+            f"after saving; {_REBUILD}{also}",
+            file=str(file),
+        )
+    return file
+
+
 def load_index(
     cls: type[DocumentIndex],
     path: Path,
@@ -174,15 +188,7 @@ def load_index(
         ) from None
     checked = [DOCUMENTS, CHUNKS, *sorted(n for n in manifest["sha256"] if "/" in n)]
     for name in checked:
-        file = path / name
-        if not file.is_file():
-            raise ConfigError(f"missing from the saved index; {_REBUILD}", file=str(file))
-        if _sha256(file) != manifest["sha256"].get(name):
-            raise ConfigError(
-                f"does not match the checksum in {MANIFEST}: the file was changed or truncated "
-                f"after saving; {_REBUILD}",
-                file=str(file),
-            )
+        _verify(path, name, manifest)
     documents = {d.id: d for d in _documents(path / DOCUMENTS)}
     chunks = list(_chunks(path / CHUNKS, documents))
     if len(documents) != manifest["documents"] or len(chunks) != manifest["chunks"]:
@@ -223,15 +229,7 @@ def _vectors(path: Path, manifest: dict[str, Any], embedder: Embedder, rows: int
             "embedder=..., reembed=True) and save() it",
             file=str(path / MANIFEST),
         )
-    file = path / VECTORS
-    if not file.is_file():
-        raise ConfigError(f"missing from the saved index; {_REBUILD}", file=str(file))
-    if _sha256(file) != manifest["sha256"].get(VECTORS):
-        raise ConfigError(
-            f"does not match the checksum in {MANIFEST}: the file was changed or truncated "
-            f"after saving; {_REBUILD}, or load with reembed=True",
-            file=str(file),
-        )
+    file = _verify(path, VECTORS, manifest, ", or load with reembed=True")
     import numpy as np
 
     try:

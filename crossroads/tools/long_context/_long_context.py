@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from crossroads.connectors._chunking import statements
 from crossroads.connectors.base import LLM, Document, Message
-from crossroads.errors import CannotAnswer, ConfigError, LLMError
+from crossroads.errors import CannotAnswer, ConfigError
 from crossroads.policy._documents import DocumentFilter
 from crossroads.policy._principal import Principal
 from crossroads.tools._runner import (
@@ -38,7 +38,7 @@ from crossroads.tools._runner import (
     runner_for,
 )
 from crossroads.tools.rag._extract import phrasing_removed, terms
-from crossroads.tools.rag._llm import NO_ANSWER, claims
+from crossroads.tools.rag._llm import NO_ANSWER, written_answer
 from crossroads.tools.rag._rag import DocumentAnswer, Source, read_permit, readable
 
 if TYPE_CHECKING:
@@ -346,53 +346,31 @@ class LongContext:
             Message("system", system),
             Message("user", f"{corpus.text}\n\nQuestion: {question}"),
         ]
-        try:
-            reply = self.llm.complete(messages, principal=principal)
-        except LLMError:
-            return None
-        text = reply.text.strip()
-        if not text:
-            return None
-        if text.startswith(NO_ANSWER):
-            raise CannotAnswer(
-                "the model found no answer in the documents you may read",
-                tool="long_context.ask",
-                reason="no relevant passage",
+        numbered = [
+            Source(
+                n=i,
+                doc_id=doc.id,
+                chunk_id=_chunk_at(self.index, doc.id, 0),
+                collection=doc.collection,
+                start=0,
+                end=len(doc.text),
+                quote=doc.text,
             )
-        used: dict[int, Source] = {}
-        unsupported = []
-        for sentence, valid in claims(text, len(corpus.documents)):
-            if not valid:
-                unsupported.append(sentence)
-            for n in valid:
-                doc = corpus.documents[n - 1]
-                used.setdefault(
-                    n,
-                    Source(
-                        n=n,
-                        doc_id=doc.id,
-                        chunk_id=_chunk_at(self.index, doc.id, 0),
-                        collection=doc.collection,
-                        start=0,
-                        end=len(doc.text),
-                        quote=doc.text,
-                    ),
-                )
-        sources = [used[n] for n in sorted(used)]
-        flagged = (
-            "\n\nNot supported by a cited document:\n" + "\n".join(f"- {u}" for u in unsupported)
-            if unsupported
-            else ""
+            for i, doc in enumerate(corpus.documents, 1)
+        ]
+        written = written_answer(
+            self.llm, principal, messages, numbered, tool="long_context.ask", noun="document"
         )
-        listing = "\n\nSources:\n" + "\n".join(str(s) for s in sources) if sources else ""
+        if written is None:
+            return None
         return DocumentAnswer(
             question=question,
-            text=text + flagged + listing,
-            sources=sources,
+            text=written.text,
+            sources=written.sources,
             mode="llm",
             tokens=corpus.tokens,
             read=tuple(d.id for d in corpus.documents),
-            unsupported=tuple(unsupported),
+            unsupported=written.unsupported,
         )
 
 

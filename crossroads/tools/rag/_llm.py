@@ -4,8 +4,10 @@ unsupported. The model only ever sees passages the principal may read."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crossroads.connectors._chunking import sentences
@@ -17,7 +19,7 @@ from crossroads.tools.rag._rag import DocumentAnswer, Hit, Source
 if TYPE_CHECKING:
     from crossroads.connectors.llm import LLMGateway
 
-__all__ = ["NO_ANSWER", "cited", "claims", "llm_answer"]
+__all__ = ["NO_ANSWER", "Written", "cited", "claims", "llm_answer", "written_answer"]
 
 NO_ANSWER = "NO_ANSWER"
 """What the model is told to reply when the passages do not answer the question."""
@@ -49,6 +51,61 @@ def claims(text: str, passages: int) -> list[tuple[str, list[int]]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A model's answer checked against the numbered sources it was given."""
+
+    text: str
+    """The answer, then its unsupported sentences flagged, then the sources listed."""
+    sources: list[Source]
+    """The sources it cites, by number."""
+    unsupported: tuple[str, ...]
+
+
+def written_answer(
+    gateway: LLMGateway,
+    principal: Principal,
+    messages: list[Message],
+    numbered: Sequence[Source],
+    *,
+    tool: str,
+    noun: str,
+) -> Written | None:
+    """Ask the model, then map its ``[n]`` marks to ``numbered[n - 1]``.
+
+    None when the model fails or says nothing (the caller answers without it);
+    ``CannotAnswer`` when it replies :data:`NO_ANSWER`. ``noun`` names what the sources
+    are (``passage``, ``document``) in messages.
+    """
+    try:
+        reply = gateway.complete(messages, principal=principal)
+    except LLMError:
+        return None
+    text = reply.text.strip()
+    if not text:
+        return None
+    if text.startswith(NO_ANSWER):
+        raise CannotAnswer(
+            f"the model found no answer in the {noun}s you may read",
+            tool=tool,
+            reason="no relevant passage",
+        )
+    used: set[int] = set()
+    unsupported: list[str] = []
+    for sentence, valid in claims(text, len(numbered)):
+        if not valid:
+            unsupported.append(sentence)
+        used.update(valid)
+    sources = [dataclasses.replace(numbered[n - 1], n=n) for n in sorted(used)]
+    flagged = (
+        f"\n\nNot supported by a cited {noun}:\n" + "\n".join(f"- {u}" for u in unsupported)
+        if unsupported
+        else ""
+    )
+    listing = "\n\nSources:\n" + "\n".join(str(s) for s in sources) if sources else ""
+    return Written(text + flagged + listing, sources, tuple(unsupported))
+
+
 def llm_answer(
     gateway: LLMGateway, question: str, principal: Principal, hits: Sequence[Hit]
 ) -> DocumentAnswer | None:
@@ -68,51 +125,27 @@ def llm_answer(
         Message("system", system),
         Message("user", f"Passages:\n\n{passages}\n\nQuestion: {question}"),
     ]
-    try:
-        reply = gateway.complete(messages, principal=principal)
-    except LLMError:
-        return None
-    text = reply.text.strip()
-    if not text:
-        return None
-    if text.startswith(NO_ANSWER):
-        raise CannotAnswer(
-            "the model found no answer in the passages you may read",
-            tool="rag.ask",
-            reason="no relevant passage",
+    numbered = [
+        Source(
+            n=i,
+            doc_id=h.doc_id,
+            chunk_id=h.chunk_id,
+            collection=h.collection,
+            start=h.start,
+            end=h.end,
+            quote=h.text,
+            heading=h.heading,
         )
-    used: dict[int, Source] = {}
-    unsupported: list[str] = []
-    for sentence, valid in claims(text, len(hits)):
-        if not valid:
-            unsupported.append(sentence)
-        for n in valid:
-            h = hits[n - 1]
-            used.setdefault(
-                n,
-                Source(
-                    n=n,
-                    doc_id=h.doc_id,
-                    chunk_id=h.chunk_id,
-                    collection=h.collection,
-                    start=h.start,
-                    end=h.end,
-                    quote=h.text,
-                    heading=h.heading,
-                ),
-            )
-    sources = [used[n] for n in sorted(used)]
-    listing = "\n".join(str(s) for s in sources)
-    flagged = (
-        "\n\nNot supported by a cited passage:\n" + "\n".join(f"- {u}" for u in unsupported)
-        if unsupported
-        else ""
-    )
+        for i, h in enumerate(hits, 1)
+    ]
+    written = written_answer(gateway, principal, messages, numbered, tool="rag.ask", noun="passage")
+    if written is None:
+        return None
     return DocumentAnswer(
         question=question,
-        text=f"{text}{flagged}\n\nSources:\n{listing}" if sources else f"{text}{flagged}",
-        sources=sources,
+        text=written.text,
+        sources=written.sources,
         mode="llm",
         hits=list(hits),
-        unsupported=tuple(unsupported),
+        unsupported=written.unsupported,
     )
