@@ -9,6 +9,8 @@ long-context, under one policy catalog, with every tool call audited.
 >>> audit = xr.AuditLog("audit.jsonl")                       # doctest: +SKIP
 """
 
+from crossroads._app import Crossroads
+from crossroads.agents import Answer, AnswerSource, Fallback, RouteDecision, RouteModel
 from crossroads.audit import AuditEvent, AuditLog, Decision, VerifyReport
 from crossroads.errors import (
     AuditError,
@@ -25,18 +27,24 @@ from crossroads.tools import Permit, Tool, ToolResult, ToolRunner
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
+    "AnswerSource",
     "AuditError",
     "AuditEvent",
     "AuditIntegrityError",
     "AuditLog",
     "Catalog",
     "ConfigError",
+    "Crossroads",
     "CrossroadsError",
     "Decision",
+    "Fallback",
     "LLMError",
     "Permit",
     "PolicyViolation",
     "Principal",
+    "RouteDecision",
+    "RouteModel",
     "Tool",
     "ToolError",
     "ToolResult",

@@ -2,7 +2,16 @@
 
 ::
 
-    crossroads demo [--dir DIR]                      governed SQL end to end, with the audit trail
+    crossroads demo [--sql] [--dir DIR]              a guided tour: one question per route, then
+                                                     one question as two principals (--sql: the
+                                                     governed-SQL tour)
+    crossroads ask QUESTION --as ID [--json]         answer a question (default: --example pharma)
+    crossroads route QUESTION --as ID [--json]       which route, and why (nothing is run)
+    crossroads chat --as ID                          a multi-turn conversation
+    crossroads run FILE --as ID                      run a YAML workflow (resumable, with approvals)
+    crossroads resume RUN                            continue a stopped or interrupted run
+    crossroads approve RUN STEP [--reject]           decide an approval step
+    crossroads runs                                  list workflow runs
     crossroads sql --policy P --db URL --as ID SQL   run one statement as a principal
     crossroads policy check POLICY.yaml              validate a policy file
     crossroads audit verify PATH                     exit 0 when the hash chain is intact, 1 if not
@@ -178,9 +187,63 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from crossroads._demo import run_demo
+    if args.sql:
+        from crossroads._demo import run_demo
 
-    return run_demo(args.dir)
+        return run_demo(args.dir)
+    from crossroads._tour import run_tour
+
+    return run_tour(args.dir)
+
+
+def print_answer(answer: Any) -> None:
+    """An answer for people: the text, then how it was reached."""
+    print(answer.text)
+    print()
+    decision = answer.decision
+    if decision is not None:
+        print(f"route: {decision.explain()}")
+    for fallback in answer.fallbacks:
+        print(f"fell back from {fallback.route}: {fallback.reason}")
+    if answer.route != (decision.route if decision else answer.route):
+        print(f"answered by: {answer.route}")
+    for note in answer.governance:
+        print(f"governance: {note}")
+    for source in answer.sources[:10]:
+        print(f"source: {source}")
+    print(f"trace: {answer.trace_id}")
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from crossroads._cli_app import app_from_args
+
+    app = app_from_args(args)
+    answer = app.ask(args.question, principal=app.principal(args.principal))
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, default=str))
+    else:
+        print_answer(answer)
+    return 0 if answer.answered else 1
+
+
+def _route(args: argparse.Namespace) -> int:
+    from crossroads._cli_app import app_from_args
+    from crossroads.agents._types import decision_dict
+
+    app = app_from_args(args)
+    decision = app.route(args.question, principal=app.principal(args.principal))
+    if args.json:
+        print(json.dumps(decision_dict(decision), indent=2, default=str))
+        return 0
+    print(decision.explain())
+    print("scores: " + ", ".join(f"{r} {p:.2f}" for r, p in decision.scores.items()))
+    for part in decision.parts:
+        print(f"  part: {part.question} → {part.explain()}")
+    unavailable = decision.signals.get("unavailable")
+    if unavailable:
+        for route, why in unavailable.items():
+            print(f"not available: {route} ({why})")
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -189,9 +252,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run governed SQL as several principals, show the audit")
+    demo = sub.add_parser("demo", help="a guided tour: every route, then governance")
     demo.add_argument("--dir", default=None, help="where to write the demo files (default: temp)")
+    demo.add_argument(
+        "--sql", action="store_true", help="the governed-SQL tour (row filters, masks, denials)"
+    )
     demo.set_defaults(func=_demo)
+
+    from crossroads._cli_app import add_app_arguments
+
+    for name, func, helptext in (
+        ("ask", _ask, "answer a question as a principal"),
+        ("route", _route, "which route a question takes, and why (nothing is run)"),
+    ):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("question")
+        add_app_arguments(cmd)
+        cmd.add_argument("--json", action="store_true", help="print JSON")
+        cmd.set_defaults(func=func)
 
     sql = sub.add_parser("sql", help="run one SQL statement as a principal")
     sql.add_argument("sql", help="the statement")
@@ -202,6 +280,12 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=1000)
     sql.add_argument("--explain", action="store_true", help="print the governed SQL, do not run")
     sql.set_defaults(func=_sql)
+
+    from crossroads.agents._chat_cli import register as register_chat
+    from crossroads.agents._workflow_cli import register as register_workflows
+
+    register_chat(sub)
+    register_workflows(sub)
 
     policy = sub.add_parser("policy", help="policy files")
     psub = policy.add_subparsers(dest="policy_command", required=True)

@@ -15,6 +15,18 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _example_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Example domains build into this run's temp folder, not the user's cache."""
+    old = os.environ.get("CROSSROADS_CACHE")
+    os.environ["CROSSROADS_CACHE"] = str(tmp_path_factory.mktemp("crossroads-cache"))
+    yield
+    if old is None:
+        os.environ.pop("CROSSROADS_CACHE", None)
+    else:
+        os.environ["CROSSROADS_CACHE"] = old
+
+
 @pytest.fixture(autouse=True)
 def _no_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Refuse any HTTP request to a host other than loopback, and hide real API keys."""

@@ -138,7 +138,7 @@ def test_sql_unknown_principal_is_an_error(
 
 
 def test_demo_runs_offline_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--dir", str(tmp_path)]) == 0
+    assert main(["demo", "--sql", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "DENIED [default deny]" in out
     assert "DENIED [sql.read_only]" in out

@@ -51,7 +51,7 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     yaml_block = re.findall(r"```yaml\n(.*?)```", README, flags=re.S)[0]
     (tmp_path / "policy.yaml").write_text(yaml_block)
-    assert main(["demo", "--dir", "demo"]) == 0
+    assert main(["demo", "--sql", "--dir", "demo"]) == 0
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
     assert len(blocks) >= 3
     namespace: dict[str, object] = {}  # the blocks build on each other, top to bottom

@@ -8,12 +8,17 @@ import pytest
 
 PACKAGES = [
     "crossroads",
+    "crossroads.agents",
     "crossroads.audit",
     "crossroads.connectors",
     "crossroads.connectors.llm",
     "crossroads.errors",
+    "crossroads.graphs",
     "crossroads.policy",
     "crossroads.tools",
+    "crossroads.tools.graph",
+    "crossroads.tools.long_context",
+    "crossroads.tools.rag",
     "crossroads.tools.sql",
 ]
 

@@ -20,9 +20,9 @@ __all__ = [
     "utc_now",
 ]
 
-EventKind = Literal["route", "tool", "policy", "llm", "audit"]
+EventKind = Literal["route", "tool", "policy", "llm", "workflow", "audit"]
 """What the event is about: a routing decision, a tool call, a policy decision, a model
-call, or the audit log's own housekeeping (a recovered torn write)."""
+call, a workflow step or run, or the audit log's own housekeeping (a recovered torn write)."""
 
 Stage = Literal["start", "decision", "end", "error", "event"]
 """Where in a span the event sits: ``start`` → ``decision`` (allow/deny) → ``end`` or
@@ -82,7 +82,7 @@ class AuditEvent:
     principal: Mapping[str, Any]
     """Who called: ``{"id": ..., "groups": [...]}``."""
     kind: EventKind
-    """``route``, ``tool``, ``policy``, ``llm`` or ``audit``."""
+    """``route``, ``tool``, ``policy``, ``llm``, ``workflow`` or ``audit``."""
     name: str
     """The tool, route or model (``sql.query``, ``openai:gpt-4o-mini``)."""
     stage: Stage

@@ -211,14 +211,20 @@ class AuditLog:
         *,
         input: Mapping[str, Any] | None = None,
         trace_id: str | None = None,
+        resume: str | None = None,
     ) -> Span:
         """A call in progress: ``with log.span("tool", "sql.query", p, input=...) as s:``.
 
         Entering writes the ``start`` event; ``s.decide(...)`` a ``decision``;
         ``s.end(...)`` (or leaving the block) the ``end``; an exception leaving the
         block the ``error`` event, and the exception propagates.
+
+        ``resume`` is the id of a span whose ``start`` was written by a process that died
+        before the span ended (a workflow step resumed after a crash): entering writes an
+        ``event`` marked ``{"resumed": true}`` in that span instead of a second ``start``,
+        so the call keeps one span.
         """
-        return Span(self, kind, name, principal, input=input, trace_id=trace_id)
+        return Span(self, kind, name, principal, input=input, trace_id=trace_id, resume=resume)
 
     def events(self, trace_id: str | None = None) -> list[AuditEvent]:
         """Events from the first sink, oldest first; only one trace's when ``trace_id``."""
@@ -260,6 +266,7 @@ class Span:
         *,
         input: Mapping[str, Any] | None = None,
         trace_id: str | None = None,
+        resume: str | None = None,
     ) -> None:
         parent = _current.get()
         self.log = log
@@ -267,7 +274,8 @@ class Span:
         self.name = name
         self.principal = principal
         self.input = input
-        self.span_id: str = _new_id()
+        self.resumed = resume is not None
+        self.span_id: str = resume or _new_id()
         self.parent_id: str | None = parent.span_id if parent is not None else None
         self.trace_id: str = trace_id or (parent.trace_id if parent is not None else _new_id())
         self.finished = False
@@ -296,7 +304,10 @@ class Span:
 
     def __enter__(self) -> Span:
         self._t0 = time.perf_counter()
-        self._emit(stage="start", input=self.input)
+        if self.resumed:
+            self._emit(stage="event", input=self.input, result={"resumed": True})
+        else:
+            self._emit(stage="start", input=self.input)
         self._token = _current.set(self)
         return self
 

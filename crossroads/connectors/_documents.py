@@ -247,6 +247,12 @@ class DocumentIndex:
         return len(self._by_id)
 
     @property
+    def version(self) -> int:
+        """A counter that changes whenever documents are added, removed or loaded (for
+        caches of anything computed from the index)."""
+        return self._version
+
+    @property
     def document_count(self) -> int:
         """The number of documents."""
         return len(self._docs)

@@ -127,7 +127,10 @@ CASES: dict[str, ToolCase] = {
 
 
 def test_every_tool_has_a_case() -> None:
-    missing = set(registered_tools()) - set(CASES) - {"test.echo"}
+    # tools defined by other test modules (workflow tests' wftest.*) are not the package's
+    tools = registered_tools()
+    shipped = {n for n, cls in tools.items() if cls.__module__.startswith("crossroads")}
+    missing = shipped - set(CASES)
     assert not missing, f"registered tools without runner cases: {sorted(missing)}"
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from crossroads.connectors._chunking import statements
 from crossroads.connectors.base import LLM, Document, Message
@@ -39,7 +39,13 @@ from crossroads.tools._runner import (
 )
 from crossroads.tools.rag._extract import phrasing_removed, terms
 from crossroads.tools.rag._llm import NO_ANSWER, written_answer
-from crossroads.tools.rag._rag import DocumentAnswer, Source, read_permit, readable
+from crossroads.tools.rag._rag import (
+    DocumentAnswer,
+    Source,
+    deny_unreadable,
+    read_permit,
+    readable,
+)
 
 if TYPE_CHECKING:
     from crossroads.audit import AuditLog
@@ -120,7 +126,15 @@ class _Read:
     filters: dict[str, DocumentFilter]
 
 
-class LongContextTool(Tool[QuestionArgs, DocumentAnswer]):
+class _AskArgs(QuestionArgs):
+    collections: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Read only these collections (of those the tool reads); all when omitted.",
+    )
+
+
+class LongContextTool(Tool[_AskArgs, DocumentAnswer]):
     """Answers from the principal's whole permitted corpus when it fits the budget."""
 
     name: ClassVar[str] = "long_context.ask"
@@ -128,18 +142,25 @@ class LongContextTool(Tool[QuestionArgs, DocumentAnswer]):
         "Answer a question that needs every document you may read at once (summaries, "
         "comparisons, lists across documents), when they fit the context budget."
     )
-    Args: ClassVar[type[BaseModel]] = QuestionArgs
+    Args: ClassVar[type[BaseModel]] = _AskArgs
 
     def __init__(self, lc: LongContext) -> None:
         self._lc = lc
 
-    def authorize(self, args: QuestionArgs, principal: Principal, catalog: Catalog) -> Permit:
-        """The principal's document filters; denied when it may read no collection."""
+    def authorize(self, args: _AskArgs, principal: Principal, catalog: Catalog) -> Permit:
+        """The principal's document filters; denied when it may read no collection (of
+        ``collections``, when the call narrows the read to some)."""
+        scope = self._lc._collections()
+        if args.collections is not None:
+            unknown = sorted(set(args.collections) - set(scope))
+            if unknown:  # as for an unreadable one: never confirm what exists
+                raise deny_unreadable(principal, unknown, disclose=True)
+            scope = [c for c in scope if c in set(args.collections)]
         filters = readable(
             catalog,
             principal,
-            self._lc._collections(),
-            disclose=self._lc.collections is not None,
+            scope,
+            disclose=self._lc.collections is not None or args.collections is not None,
         )
         return read_permit(_Read(args.question, principal, filters), filters)
 
@@ -223,12 +244,22 @@ class LongContext:
             )
         return Corpus(documents=docs, text=text, tokens=tokens)
 
-    def ask(self, question: str, principal: Principal) -> DocumentAnswer:
+    def ask(
+        self,
+        question: str,
+        principal: Principal,
+        *,
+        collections: Sequence[str] | None = None,
+    ) -> DocumentAnswer:
         """Answer from every document ``principal`` may read (audited as
-        ``long_context.ask``, with the estimated tokens). Raises ``CannotAnswer`` when the
-        permitted corpus is over the budget or holds nothing relevant."""
+        ``long_context.ask``, with the estimated tokens); only from ``collections`` when
+        given. Raises ``CannotAnswer`` when the permitted corpus is over the budget or
+        holds nothing relevant."""
+        args: dict[str, Any] = {"question": question}
+        if collections is not None:
+            args["collections"] = list(collections)
         answer: DocumentAnswer = self.runner.call(
-            "long_context.ask", {"question": question}, principal=principal
+            "long_context.ask", args, principal=principal
         ).value
         return answer
 

@@ -19,7 +19,7 @@ from sqlglot import exp
 from crossroads.errors import CannotAnswer
 from crossroads.tools.sql._lexicon import ColumnInfo, Lexicon, Target, Token, lemma, tokenize
 
-__all__ = ["Plan", "plan_query"]
+__all__ = ["Linked", "Plan", "coverage", "link", "plan_query"]
 
 
 def _phrases(text: str) -> list[tuple[str, ...]]:
@@ -751,3 +751,47 @@ def plan_query(question: str, lexicon: Lexicon, *, dialect: str) -> Plan:
     if r.distinct and not r.aggregates:
         query = query.distinct()
     return Plan(select=query, notes=r.notes, tables=tables)
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """A span of a question linked to the schema, a value, or a cue (for routing)."""
+
+    kind: str
+    """``table``, ``column``, ``value``, ``cue``, ``number`` or ``quoted``."""
+    text: str
+    """The span as written."""
+    targets: tuple[Target, ...]
+    """What it links to: ``(kind, table, column or value)``."""
+    cue: str = ""
+    """For a cue: what it means (``count``, ``avg``, ``>``, ``each`` …)."""
+
+
+def link(question: str, lexicon: Lexicon) -> list[Linked]:
+    """The question's spans linked to ``lexicon`` (the same longest-match reading
+    :func:`plan_query` starts from), without planning a query."""
+    tokens = tokenize(question)
+    out = []
+    for m in _segment(tokens, lexicon):
+        first, last = tokens[m.start], tokens[m.end - 1]
+        text = question[first.start : last.start + len(last.text)]
+        out.append(Linked(m.kind, text, tuple(m.targets), m.cue if m.kind == "cue" else ""))
+    return out
+
+
+def coverage(question: str, lexicon: Lexicon) -> tuple[float, list[str]]:
+    """How much of the question the schema reading can use: the share of its content
+    words (and numbers, quoted values) that link to a table, column, value or cue, and
+    the words that link to nothing. A query built from a question whose main nouns
+    link to nothing answers a different question."""
+    tokens = tokenize(question)
+    covered = {k for m in _segment(tokens, lexicon) for k in range(m.start, m.end)}
+    content = [
+        k
+        for k, t in enumerate(tokens)
+        if t.kind != "word" or (t.norm not in _STOP and len(t.norm) > 2)
+    ]
+    if not content:
+        return 1.0, []
+    missing = [tokens[k].text for k in content if k not in covered]
+    return 1 - len(missing) / len(content), missing

@@ -358,3 +358,28 @@ def test_principals_no_rule_admits_are_denied(principal: Principal, fragment: st
     with pytest.raises(PolicyViolation) as info:
         lc_over(shipments(), shipment_rules()).ask("List every shipment note", principal)
     assert fragment in str(info.value)
+
+
+def test_collections_narrow_the_read(index: DocumentIndex, catalog: Catalog) -> None:
+    lc = lc_over(index, catalog)
+    whole = lc.ask("Summarise every document", ROOT)
+    sops = lc.ask("Summarise every document", ROOT, collections=["sops"])
+    assert set(sops.read) == {"sop-017-temperature-excursion", "sop-022-recall"}
+    assert set(sops.read) < set(whole.read)
+    (end,) = [e for e in lc.runner.audit.events() if e.stage == "end"][-1:]
+    assert end.result is not None
+    assert set(end.result["read"]) == set(sops.read)
+
+
+def test_narrowing_never_widens_or_confirms_a_collection(
+    index: DocumentIndex, catalog: Catalog
+) -> None:
+    lc = lc_over(index, catalog)
+    # eva may read labels and letters of her region, no SOP: asking for SOPs is a denial
+    with pytest.raises(PolicyViolation):
+        lc.ask("Summarise every document", EVA, collections=["sops"])
+    # a collection that does not exist is refused the same way, naming only what was asked
+    with pytest.raises(PolicyViolation) as info:
+        lc.ask("Summarise every document", ROOT, collections=["no-such-thing"])
+    assert "no-such-thing" in str(info.value)
+    assert "sops" not in str(info.value)
