@@ -69,3 +69,16 @@ def md_escape(text: str, limit: int = 160) -> str:
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat.replace("|", "\\|")
+
+
+def publish(result: dict[str, Any], text: str, *, heading: str, json_path: Path | None,
+            results: Path | None) -> None:  # fmt: skip
+    """Print the summary, write the JSON result and update the RESULTS.md section."""
+    import json
+
+    print(text)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if results:
+        update_results(results, heading, f"{heading}\n\n{text}")

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._report import REPO, machine, md_escape, percentile, update_results
+from benchmarks._report import REPO, machine, md_escape, percentile, publish
 
 ROUTES = ("sql", "graph", "rag", "long_context")
 HEADING = "## Routing (failure-mode classifier)"
@@ -296,13 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = measure(args)
     if args.cv:
         return 0
-    text = table(result)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    if args.results:
-        update_results(args.results, HEADING, f"{HEADING}\n\n{text}")
+    publish(result, table(result), heading=HEADING, json_path=args.json, results=args.results)
     return 0
 
 

@@ -31,7 +31,7 @@ from benchmarks._report import (
     machine,
     md_escape,
     percentile,
-    update_results,
+    publish,
 )
 
 HEADING = "## Routing on public data (never fitted)"
@@ -190,13 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, help="update this RESULTS.md section")
     args = parser.parse_args(argv)
     result = measure(args)
-    text = table(result)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    if args.results:
-        update_results(args.results, HEADING, f"{HEADING}\n\n{text}")
+    publish(result, table(result), heading=HEADING, json_path=args.json, results=args.results)
     return 0
 
 

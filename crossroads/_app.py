@@ -182,14 +182,11 @@ class Crossroads:
         ``router.route`` event; nothing is run)."""
         question = _check_question(question)
         _check_principal(principal)
-        decision = self.classifier.decide(question, principal)
-        self.audit.emit(
-            kind="route",
-            name="router.route",
-            principal=principal,
-            input={"question": question},
-            result=summary(decision),
-        )
+        with self.audit.span(
+            "route", "router.route", principal, input={"question": question}
+        ) as span:
+            decision = self.classifier.decide(question, principal)
+            span.end(result=summary(decision))
         return decision
 
     def ask(self, question: str, *, principal: Principal) -> Answer:
@@ -239,20 +236,31 @@ class Crossroads:
             if isinstance(example, Mapping):
                 question, route = example.get("question"), example.get("route")
                 who = example.get("principal")
-                asker = self.principal(who) if isinstance(who, str) else principal
-            else:
+                if who is not None and not isinstance(who, str | Principal):
+                    raise ConfigError(
+                        f"example {n}: principal must be a principal id or a Principal, got {who!r}"
+                    )
+                asker = self.principal(who) if isinstance(who, str) else who or principal
+            elif isinstance(example, tuple) and len(example) == 2:
                 question, route = example
                 asker = principal
+            else:
+                raise ConfigError(
+                    f"example {n}: give a (question, route) pair or a mapping with question "
+                    f"and route, got {example!r}"
+                )
             if not isinstance(question, str) or route not in ROUTES:
                 raise ConfigError(
                     f"example {n}: need a question and a route in {', '.join(ROUTES)}, got "
                     f"{question!r} → {route!r}"
                 )
+            question = _check_question(question)
             if asker is None:
                 raise ConfigError(
                     f"example {n} names no principal: pass principal= (signals are measured "
                     "on what a principal may see)"
                 )
+            _check_principal(asker)
             signals = self.extractor.extract(question, asker)
             rows.append(LabelledRow(signals.features, route, question))
         return self.model.fit(rows, replace=replace)

@@ -75,18 +75,23 @@ def app_from_spec(spec: dict[str, str], *, audit: AuditLog | None = None) -> Cro
 
     if not any(k in spec for k in ("db", "graph", "docs")):
         raise ConfigError("--policy needs at least one of --db, --graph or --docs to answer from")
-    docs = spec.get("docs")
+    catalog = Catalog.from_yaml(spec["policy"])
     documents = None
+    docs = spec.get("docs")
     if docs:
+        path = Path(docs)
+        if not path.exists():
+            raise ConfigError(f"--docs {docs}: no such file or folder")
         documents = (
-            DocumentIndex.from_folder(docs)
-            if Path(docs).is_dir()
-            else DocumentIndex.from_jsonl(docs)
+            DocumentIndex.from_folder(path) if path.is_dir() else DocumentIndex.from_jsonl(path)
         )
+    graph = None
+    if spec.get("graph"):
+        graph = NetworkXGraph.from_triples(spec["graph"], sep=spec.get("graph_sep", "|"))
     return Crossroads(
-        catalog=Catalog.from_yaml(spec["policy"]),
+        catalog=catalog,
         sql=SQLDatabase(spec["db"]) if spec.get("db") else None,
-        graph=NetworkXGraph.from_triples(spec["graph"]) if spec.get("graph") else None,
+        graph=graph,
         documents=documents,
         audit=audit,
     )

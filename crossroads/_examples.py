@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from crossroads.policy import Catalog
 
 __all__ = ["Example", "LabelledQuestion", "examples_root", "load_example"]
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def examples_root() -> Path:
@@ -172,7 +176,15 @@ def _import(path: Path, name: str) -> ModuleType:
 
 
 def load_example(name: str, *, directory: str | Path | None = None) -> Example:
-    """Build (once) and open the example ``name``."""
+    """Build (once) and open the example ``name``.
+
+    ``directory`` is where to build it: a new or empty folder, or one an earlier build
+    wrote (it holds a ``.built`` stamp); any other folder is refused, never emptied.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"an example name is letters, digits, '-' and '_' (such as 'pharma'), got {name!r}"
+        )
     root = examples_root()
     source = root / name
     generator = source / "domain.py"
@@ -189,6 +201,11 @@ def load_example(name: str, *, directory: str | Path | None = None) -> Example:
     ).hexdigest()[:12]
     target = Path(directory) if directory else _cache_root() / "examples" / f"{name}-{digest}"
     stamp = target / ".built"
+    if target.is_dir() and not stamp.is_file() and any(target.iterdir()):
+        raise ConfigError(
+            f"{target} is not empty and holds no earlier build of the {name!r} example; "
+            "pass a new or empty folder (a build replaces the folder's contents)"
+        )
     if not stamp.is_file() or stamp.read_text(encoding="utf-8") != digest:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))

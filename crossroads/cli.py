@@ -325,7 +325,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``crossroads`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    return dispatch(_parser().parse_args(argv))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command: a denial exits 3, any other crossroads error 2, each
+    with one line on stderr."""
     try:
         code: int = args.func(args)
     except PolicyViolation as exc:

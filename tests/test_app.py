@@ -31,15 +31,18 @@ def test_example_meets_its_sizes(pharma: xr.Crossroads) -> None:
     assert len(pharma.catalog.principals) >= 4
 
 
-def test_the_build_is_cached_and_rebuilt_when_missing(tmp_path: Path) -> None:
+def test_the_build_is_cached_and_never_overwrites_a_foreign_folder(tmp_path: Path) -> None:
     first = load_example("pharma", directory=tmp_path / "p")
     stamp = (first.directory / ".built").read_text()
     again = load_example("pharma", directory=tmp_path / "p")
     assert again.directory == first.directory
     assert (again.directory / ".built").read_text() == stamp
-    (first.directory / ".built").unlink()  # a half-finished folder is rebuilt whole
-    load_example("pharma", directory=tmp_path / "p")
+    (first.directory / ".built").unlink()  # no stamp: not ours to replace
+    with pytest.raises(ConfigError, match="not empty"):
+        load_example("pharma", directory=tmp_path / "p")
     assert (first.directory / "pharma.sqlite").is_file()
+    (tmp_path / "empty").mkdir()
+    assert (load_example("pharma", directory=tmp_path / "empty").directory / ".built").is_file()
 
 
 def test_unknown_example_says_which_exist() -> None:

@@ -66,6 +66,8 @@ def run_route(
             sql = tools.sql.ask(question, principal)
             if not sql.result.rows:
                 return Outcome(route, "empty", "the query returned no rows", sql, sql.text)
+            if len(sql.result.rows) == 1 and all(v is None for v in sql.result.rows[0]):
+                return Outcome(route, "empty", "the query returned only NULL", sql, sql.text)
             if sql.mode == "deterministic":
                 share, missing = coverage(question, tools.sql.lexicon(principal))
                 if share < MIN_SQL_COVERAGE:

@@ -34,6 +34,7 @@ from crossroads.agents._followup import data_kinds, expand_principal_refs, resol
 from crossroads.agents._types import Answer
 from crossroads.audit import iter_tree
 from crossroads.errors import ConfigError, CrossroadsError, PolicyViolation
+from crossroads.graphs._serde import safe_serde
 from crossroads.policy import Principal
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class ChatAgent:
         self.app = app
         self.principal = self._principal(principal)
         self.checkpointer: BaseCheckpointSaver[Any] = (
-            checkpointer if checkpointer is not None else InMemorySaver()
+            checkpointer if checkpointer is not None else InMemorySaver(serde=safe_serde())
         )
         if thread_id is not None and not thread_id.strip():
             raise ConfigError("thread_id must be non-empty text (or None for a new thread)")
@@ -148,6 +149,12 @@ class ChatAgent:
         builder.add_edge("turn", END)
         self.graph = builder.compile(checkpointer=self.checkpointer)
         self._answer: Answer | None = None
+        owner = self.owner
+        if owner is not None and owner != self.principal.id:
+            raise ConfigError(
+                f"conversation {self.thread_id} belongs to {owner}: it cannot be continued as "
+                f"{self.principal.id}; start a new conversation (omit the thread id)"
+            )
         self._commands: Mapping[str, Callable[[str], str]] = {
             "/as": self._cmd_as,
             "/why": self._cmd_why,
@@ -169,6 +176,18 @@ class ChatAgent:
         """The answered turns of this conversation, oldest first (from the checkpointer)."""
         values = self.graph.get_state(self.config).values
         return list(values.get("history", [])) if isinstance(values, dict) else []
+
+    @property
+    def owner(self) -> str | None:
+        """Who started this conversation (None while it is empty); only they may continue
+        it from a saved thread."""
+        history = self.history
+        return history[0]["principal"] if history else None
+
+    def _mine(self, history: Sequence[Turn]) -> list[Turn]:
+        """The turns the current principal asked: ``/as`` never shows one principal
+        another's answers, sources or traces, nor resolves a follow-up against them."""
+        return [t for t in history if t["principal"] == self.principal.id]
 
     @property
     def last_answer(self) -> Answer | None:
@@ -203,8 +222,8 @@ class ChatAgent:
     def resolve(self, message: str) -> str:
         """The question ``message`` would ask now (a follow-up resolved against the last
         question of the conversation, references such as ``bob's region`` expanded)."""
-        history = self.history
-        return self._resolve(message.strip(), history[-1]["resolved_question"] if history else None)
+        mine = self._mine(self.history)
+        return self._resolve(message.strip(), mine[-1]["resolved_question"] if mine else None)
 
     def _resolve(self, message: str, previous: str | None) -> str:
         expanded = expand_principal_refs(message, self.app.catalog.principals, self.principal)
@@ -218,8 +237,8 @@ class ChatAgent:
     def _turn(self, state: ChatState) -> dict[str, Any]:
         """The graph's node: resolve, ask, record."""
         message = state["message"]
-        history = state.get("history", [])
-        question = self._resolve(message, history[-1]["resolved_question"] if history else None)
+        mine = self._mine(state.get("history", []))
+        question = self._resolve(message, mine[-1]["resolved_question"] if mine else None)
         # The router is a LangGraph graph too: run it outside this node's runnable context,
         # or it would inherit the chat checkpointer and try to checkpoint its own state.
         context = contextvars.copy_context()
@@ -272,10 +291,12 @@ class ChatAgent:
         return self.app.principal(principal.strip())
 
     def _last(self) -> Turn:
-        history = self.history
-        if not history:
-            raise ConfigError("nothing has been asked yet in this conversation; ask a question")
-        return history[-1]
+        mine = self._mine(self.history)
+        if not mine:
+            raise ConfigError(
+                f"{self.principal.id} has asked nothing yet in this conversation; ask a question"
+            )
+        return mine[-1]
 
     def _cmd_as(self, arg: str) -> str:
         if not arg:
@@ -319,10 +340,10 @@ class ChatAgent:
         return render_trace(events)
 
     def _cmd_history(self, _: str) -> str:
-        history = self.history
+        history = self._mine(self.history)
         if not history:
-            return f"thread {self.thread_id}: no questions yet"
-        lines = [f"thread {self.thread_id}: {len(history)} turns"]
+            return f"thread {self.thread_id}: no questions from {self.principal.id} yet"
+        lines = [f"thread {self.thread_id}: {len(history)} turns by {self.principal.id}"]
         for n, turn in enumerate(history, 1):
             asked = turn["resolved_question"]
             typed = f" (typed: {turn['question']})" if turn["question"] != asked else ""

@@ -89,6 +89,7 @@ def run(
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from crossroads.agents._chat import ChatAgent, describe_error, describe_principal
+    from crossroads.graphs._serde import safe_serde
 
     stdin = stdin if stdin is not None else sys.stdin
     stdout = stdout if stdout is not None else sys.stdout
@@ -106,12 +107,21 @@ def run(
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, check_same_thread=False)
-            saver = SqliteSaver(connection)
+            saver = SqliteSaver(connection, serde=safe_serde())
             saver.setup()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the chat checkpoint file {path}: {exc}") from exc
-        agent = ChatAgent(app, args.principal, checkpointer=saver, thread_id=args.thread)
-        turns = len(agent.history)
+        try:
+            agent = ChatAgent(app, args.principal, checkpointer=saver, thread_id=args.thread)
+            turns = len(agent.history)
+        except CrossroadsError:
+            raise
+        except Exception as exc:  # an unreadable saved conversation: say so, in one line
+            raise ConfigError(
+                f"the conversation {args.thread} in the checkpoint file {path} cannot be read "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())}); start a new one or "
+                "use another --checkpoint file"
+            ) from exc
     except CrossroadsError as exc:
         if connection is not None:
             connection.close()

@@ -244,14 +244,14 @@ def data_kinds(
                     i += n - 1
                     break
                 i += 1
-        if graph is not None:
+        if graph is not None and graph.allowed_relations(principal):
+            visible = graph._visible(principal, graph.catalog)
             for mention in graph.linker.mentions(text):
-                if not mention.nodes or len(mention.text) < 2:
+                nodes = [n for n in mention.nodes if visible(n)]  # never type a hidden node
+                if not nodes or len(mention.text) < 2:
                     continue
                 labels = {
-                    f"graph:{label}"
-                    for node in mention.nodes
-                    for label in graph.graph.node_labels(node)
+                    f"graph:{label}" for node in nodes for label in graph.graph.node_labels(node)
                 }
                 spans.append(
                     TypedSpan(mention.start, mention.end, frozenset(labels or {"graph:node"}))

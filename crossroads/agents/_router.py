@@ -16,14 +16,17 @@ from crossroads.agents._classifier import RouteModel
 from crossroads.agents._signals import SignalExtractor, Signals, describe, split_compound
 from crossroads.agents._types import FAILURE_MODES, ROUTES, Route, RouteDecision
 from crossroads.connectors.base import Message
-from crossroads.errors import CrossroadsError
+from crossroads.errors import ConfigError, CrossroadsError
 from crossroads.policy._principal import Principal
 
 if TYPE_CHECKING:
     from crossroads.audit import AuditLog
     from crossroads.connectors.llm import LLMGateway
 
-__all__ = ["Classifier"]
+__all__ = ["MAX_PARTS", "Classifier"]
+
+MAX_PARTS = 5
+"""The most questions one compound question may hold (each is routed and run)."""
 
 _DECISION_SCHEMA = {
     "type": "object",
@@ -69,6 +72,10 @@ class Classifier:
         """The decision for ``question`` as ``principal`` (compound questions: one per
         part, the first part's route on top)."""
         parts = split_compound(question)
+        if len(parts) > MAX_PARTS:
+            raise ConfigError(
+                f"the question holds {len(parts)} questions; ask at most {MAX_PARTS} at once"
+            )
         if len(parts) > 1:
             decided = tuple(self._one(p, principal) for p in parts)
             first = decided[0]

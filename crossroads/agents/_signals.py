@@ -325,7 +325,9 @@ class SignalExtractor:
     ) -> int:
         lc = self.long_context
         assert lc is not None
-        key = (principal, lc.catalog.version, lc.index.version, tuple(scope))
+        # keyed by what decides the corpus (the filters), not by who asks
+        rules = tuple(sorted((c, filters[c].describe()) for c in scope if c in filters))
+        key = (rules, lc.catalog.version, lc.index.version)
         with self._lock:
             cached = self._corpus.get(key)
         if cached is None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from crossroads.audit import AuditLog, resolve_audit
-from crossroads.errors import ConfigError, CrossroadsError, PolicyViolation
+from crossroads.errors import ConfigError
 
 __all__ = ["build_app", "main", "register"]
 
@@ -211,16 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m crossroads.agents._workflow_cli …`` (the same commands, standalone)."""
     parser = argparse.ArgumentParser(prog="crossroads workflow")
     register(parser.add_subparsers(dest="workflow_command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except PolicyViolation as exc:
-        print(f"DENIED: {exc}", file=sys.stderr)
-        return 3
-    except CrossroadsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return code
+    from crossroads.cli import dispatch
+
+    return dispatch(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from crossroads.agents._templating import (
     parse_template,
 )
 from crossroads.errors import ConfigError
-from crossroads.policy._loader import _duplicate_keys, _line_of, _PolicyYAMLLoader, _Problems
+from crossroads.policy._loader import _duplicate_keys, _line_of, _Problems, parse_yaml
 from crossroads.policy._schema import Loc, describe_error
 from crossroads.policy._securable import did_you_mean
 
@@ -293,26 +293,14 @@ class Workflow:
         return _Builder(source, root).build(data, text, path)
 
 
+def _workflow_hint(problem: str) -> str:
+    if "{" in problem:
+        return 'a value that starts with {{ must be quoted: "{{ inputs.week }}"'
+    return ""
+
+
 def _read_yaml(text: str, source: str | None) -> tuple[yaml.Node, Any]:
-    loader = _PolicyYAMLLoader(text)
-    try:
-        root = loader.get_single_node()
-        data = None if root is None else loader.construct_document(root)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        context = f" ({err.context})" if err.context else ""
-        hint = ""
-        if "{" in f"{err.problem} {err.context}":
-            hint = '; a value that starts with {{ must be quoted: "{{ inputs.week }}"'
-        raise ConfigError(
-            f"invalid YAML: {err.problem or 'a syntax error'}{context}{hint}; fix the syntax there",
-            file=source,
-            line=mark.line + 1 if mark else None,
-        ) from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"invalid YAML: {err}", file=source) from err
-    finally:
-        loader.dispose()
+    root, data = parse_yaml(text, source, hint=_workflow_hint)
     if root is None:
         raise ConfigError(
             "the workflow file is empty; write at least name: and steps:", file=source, line=1

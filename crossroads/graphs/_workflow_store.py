@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crossroads.audit._event import utc_now
 from crossroads.errors import ConfigError, ConnectorError, MissingDependency
+from crossroads.graphs._serde import safe_serde
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -248,7 +249,7 @@ class RunStore:
             conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:
             raise ConnectorError(f"cannot open the run store {path}: {exc}") from exc
-        saver = SqliteSaver(conn)
+        saver = SqliteSaver(conn, serde=safe_serde())
         saver.setup()
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
         return cls(str(path), engine, saver, conn.close)
@@ -273,7 +274,7 @@ class RunStore:
         except psycopg.Error as exc:
             shown = make_url(sqlalchemy_url).render_as_string(hide_password=True)
             raise ConnectorError(f"cannot reach the run store {shown}: {exc}") from exc
-        saver = PostgresSaver(conn)
+        saver = PostgresSaver(conn, serde=safe_serde())
         saver.setup()
         engine = create_engine(sqlalchemy_url)
         return cls(target, engine, saver, conn.close)

@@ -289,6 +289,40 @@ def load_dict(catalog: Catalog, data: Mapping[str, Any], *, source: str | None) 
     return _build(catalog, data, source, None)
 
 
+def _policy_hint(problem: str) -> str:
+    if "alias" in problem:
+        return 'a bare * starts a YAML alias: write "*" (quoted) for everyone'
+    return ""
+
+
+def parse_yaml(
+    text: str, file: str | None, *, hint: Callable[[str], str] | None = None
+) -> tuple[yaml.Node | None, Any]:
+    """Parse one YAML document safely (no aliases, no tags), keeping its node tree for
+    line numbers. A syntax error is a ConfigError at its line; ``hint`` turns the
+    parser's problem text into advice ("" for none)."""
+    loader = _PolicyYAMLLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = None if root is None else loader.construct_document(root)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or "a syntax error"
+        context = f" ({err.context})" if err.context else ""
+        advice = hint(f"{err.context} {err.problem}") if hint else ""
+        raise ConfigError(
+            f"invalid YAML: {problem}{context}{'; ' + advice if advice else ''}; "
+            "fix the syntax there",
+            file=file,
+            line=mark.line + 1 if mark else None,
+        ) from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"invalid YAML: {err}", file=file) from err
+    finally:
+        loader.dispose()
+    return root, data
+
+
 def load_yaml(catalog: Catalog, path: str | os.PathLike[str]) -> Catalog:
     """Fill ``catalog`` from a YAML policy file."""
     file = os.fspath(path)
@@ -306,26 +340,7 @@ def load_yaml(catalog: Catalog, path: str | os.PathLike[str]) -> Catalog:
         raise ConfigError(f"the policy file is not UTF-8 text ({err.reason})", file=file) from err
     except OSError as err:
         raise ConfigError(f"the policy file cannot be read: {err.strerror}", file=file) from err
-    loader = _PolicyYAMLLoader(text)
-    try:
-        root = loader.get_single_node()
-        data = None if root is None else loader.construct_document(root)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        problem = err.problem or "a syntax error"
-        context = f" ({err.context})" if err.context else ""
-        hint = ""
-        if "alias" in f"{err.context} {err.problem}":
-            hint = '; a bare * starts a YAML alias: write "*" (quoted) for everyone'
-        raise ConfigError(
-            f"invalid YAML: {problem}{context}{hint}; fix the syntax there",
-            file=file,
-            line=mark.line + 1 if mark else None,
-        ) from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"invalid YAML: {err}", file=file) from err
-    finally:
-        loader.dispose()
+    root, data = parse_yaml(text, file, hint=_policy_hint)
     if root is None:
         raise ConfigError(
             "the policy file is empty; write at least 'version: 1' and the grants it holds",

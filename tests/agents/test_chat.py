@@ -329,7 +329,7 @@ def test_unknown_principal_lists_the_known_ones(app: xr.Crossroads) -> None:
 def test_why_sources_and_audit(app: xr.Crossroads) -> None:
     agent = ChatAgent(app, "alice")
     assert agent.send("/why").text == (
-        "error: nothing has been asked yet in this conversation; ask a question"
+        "error: alice has asked nothing yet in this conversation; ask a question"
     )
     answer = agent.send(Q_GERMANY).answer
     assert answer is not None

@@ -73,11 +73,15 @@ def test_signals_measure_what_the_principal_sees(mini_app: xr.Crossroads) -> Non
 def test_route_is_audited(mini_app: xr.Crossroads) -> None:
     carol = mini_app.principal("carol")
     mini_app.route("How many adverse events were reported?", principal=carol)
-    (event,) = [e for e in mini_app.audit.events() if e.name == "router.route"]
-    assert event.kind == "route"
-    assert event.result is not None
-    assert event.result["route"] == "sql"
-    assert event.principal["id"] == "carol"
+    (start, end) = [e for e in mini_app.audit.events() if e.name == "router.route"]
+    assert (start.stage, end.stage) == ("start", "end")
+    assert start.kind == "route"
+    assert end.result is not None
+    assert end.result["route"] == "sql"
+    assert end.principal["id"] == "carol"
+    # the lexicon's governed value queries of a first call nest in the same trace
+    trace = mini_app.audit.events(trace_id=start.trace_id)
+    assert {e.name for e in trace} >= {"router.route", "sql.query"}
 
 
 def test_holistic_over_budget_is_not_long_context(

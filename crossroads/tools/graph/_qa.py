@@ -408,6 +408,8 @@ class GraphQA:
         else:
             allowed = catalog.traversable_relations(principal, relations)
         with self._lock:
+            if len(self._relations_cache) >= 4096:  # bounded: one entry per principal
+                self._relations_cache.clear()
             self._relations_cache[principal] = ((catalog.version, relations), allowed)
         return allowed
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from crossroads.connectors._chunking import statements
 from crossroads.connectors.base import LLM, Document, Message
-from crossroads.errors import CannotAnswer, ConfigError
+from crossroads.errors import CannotAnswer, ConfigError, ToolError
 from crossroads.policy._documents import DocumentFilter
 from crossroads.policy._principal import Principal
 from crossroads.tools._runner import (
@@ -152,6 +152,12 @@ class LongContextTool(Tool[_AskArgs, DocumentAnswer]):
         ``collections``, when the call narrows the read to some)."""
         scope = self._lc._collections()
         if args.collections is not None:
+            if not args.collections:
+                raise ToolError(
+                    "collections=[] names no collection to read; omit it to read every "
+                    "collection you may read",
+                    tool=self.name,
+                )
             unknown = sorted(set(args.collections) - set(scope))
             if unknown:  # as for an unreadable one: never confirm what exists
                 raise deny_unreadable(principal, unknown, disclose=True)

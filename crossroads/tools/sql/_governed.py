@@ -4,7 +4,8 @@ the :class:`GovernedSQL` front door."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -192,6 +193,12 @@ class SQLSchemaTool(Tool[_NoArgs, list[VisibleTable]]):
         return {"tables": len(result), "columns": sum(len(t.columns) for t in result)}
 
 
+_MAX_PRINCIPALS = 4096
+"""Principals whose view key is remembered (least recently used forgotten first)."""
+_MAX_LEXICONS = 64
+"""Distinct views whose lexicon (schema phrases and value index) is kept."""
+
+
 class GovernedSQL:
     """Text-to-SQL's governed executor: every statement is parsed, checked against
     grants, rewritten with row filters and masks, limited, and run read-only — through
@@ -243,7 +250,11 @@ class GovernedSQL:
         self.max_repairs = max_repairs
         self.index_values = index_values
         self.llm = model_gateway(llm, self.runner.audit)
-        self._lexicons: dict[Principal, tuple[int, Lexicon]] = {}
+        # principal → (catalog version, its view's key); view key → lexicon. Principals
+        # with the same view (visible columns, masks, bound row filters) share one
+        # lexicon, and both maps are bounded (least recently used out first).
+        self._views: OrderedDict[Principal, tuple[int, Hashable]] = OrderedDict()
+        self._lexicons: OrderedDict[Hashable, Lexicon] = OrderedDict()
         self._lexicon_lock = threading.Lock()
         from crossroads.tools.sql._ask import SQLAskTool
 
@@ -324,10 +335,13 @@ class GovernedSQL:
         """The principal's visible schema as linking phrases, with the text values it may
         see (fetched once through governed, audited queries; refreshed when the catalog
         changes)."""
+        version = self.catalog.version
         with self._lexicon_lock:
-            cached = self._lexicons.get(principal)
-            if cached is not None and cached[0] == self.catalog.version:
-                return cached[1]
+            seen = self._views.get(principal)
+            if seen is not None and seen[0] == version and seen[1] in self._lexicons:
+                self._views.move_to_end(principal)
+                self._lexicons.move_to_end(seen[1])
+                return self._lexicons[seen[1]]
         schema = self.db.schema()
         columns: dict[str, list[ColumnInfo]] = {}
         masked: set[tuple[str, str]] = set()
@@ -353,13 +367,49 @@ class GovernedSQL:
             and any(c.name == fk.columns[0] for c in columns[t.name])
             and any(c.name == fk.ref_columns[0] for c in columns[fk.ref_table])
         ]
+        key = (version, self._view_key(principal, columns, masked))
+        with self._lexicon_lock:
+            shared = self._lexicons.get(key)
+            if shared is not None:
+                self._remember(principal, version, key, shared)
+                return shared
         lexicon = Lexicon(columns=columns, foreign_keys=fks, masked=frozenset(masked))
         lexicon.add_synonyms(self.synonyms)
         if self.index_values:
             fill_values(lexicon, lambda t, c: self._distinct(t, c, principal))
         with self._lexicon_lock:
-            self._lexicons[principal] = (self.catalog.version, lexicon)
+            self._remember(principal, version, key, lexicon)
         return lexicon
+
+    def _view_key(
+        self,
+        principal: Principal,
+        columns: Mapping[str, list[ColumnInfo]],
+        masked: set[tuple[str, str]],
+    ) -> Hashable:
+        """What a principal's lexicon depends on: its visible columns, its masks and its
+        row filters as bound to its attributes (not its id)."""
+        filters = []
+        for table in sorted(columns):
+            try:
+                bound = [f.predicate.sql() for f in self.catalog.row_filters_for(principal, table)]
+            except PolicyViolation as exc:
+                bound = [f"denied: {exc.rule}"]
+            filters.append((table, tuple(bound)))
+        visible = tuple((t, tuple(c.name for c in cols)) for t, cols in sorted(columns.items()))
+        return (visible, tuple(sorted(masked)), tuple(filters))
+
+    def _remember(
+        self, principal: Principal, version: int, key: Hashable, lexicon: Lexicon
+    ) -> None:
+        self._views[principal] = (version, key)
+        self._views.move_to_end(principal)
+        self._lexicons[key] = lexicon
+        self._lexicons.move_to_end(key)
+        while len(self._views) > _MAX_PRINCIPALS:
+            self._views.popitem(last=False)
+        while len(self._lexicons) > _MAX_LEXICONS:
+            self._lexicons.popitem(last=False)
 
     def _distinct(self, table: str, column: str, principal: Principal) -> list[Any]:
         col = exp.column(column, quoted=True)
