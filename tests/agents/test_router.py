@@ -241,3 +241,51 @@ def test_model_is_deterministic_and_readable() -> None:
     scores = a.scores({"bias": 1, "cue.aggregate": 1}, available=("sql", "graph"))
     assert max(scores, key=scores.__getitem__) == "sql"
     assert a.scores({}, available=()) == {}
+
+
+# --- LLM mode ----------------------------------------------------------------------------
+
+
+def _llm_app(parts: Parts, model: RouteModel, replies: list[object]) -> xr.Crossroads:
+    from crossroads.connectors.llm import ScriptedLLM
+
+    catalog, db, graph, index = parts
+    return xr.Crossroads(
+        catalog=catalog, sql=db, graph=graph, documents=index, audit=xr.AuditLog.memory(),
+        model=model, llm=ScriptedLLM(replies),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_llm_decision_is_validated_and_used(mini_parts: Parts, mini_model: RouteModel) -> None:
+    app = _llm_app(mini_parts, mini_model, [{"route": "rag", "confidence": 0.8, "reason": "r"}])
+    decision = app.route("How many adverse events were reported?", principal=app.principal("carol"))
+    assert decision.mode == "llm"
+    assert decision.route == "rag"
+    assert decision.failure_mode == "knowledge_gap"
+    assert decision.confidence == 0.8
+    assert decision.runner_up == "sql"  # the deterministic favourite comes next
+    assert decision.reasons[0] == "r"
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ({"route": "long_context", "confidence": 0.9, "reason": "x"}, "not available"),
+        ({"route": "web", "confidence": 0.9, "reason": "x"}, "invalid"),
+        ({"route": "sql", "confidence": 7, "reason": "x"}, "invalid"),
+        ("no JSON at all", "the model failed"),
+    ],
+)
+def test_a_failed_llm_decision_leaves_the_deterministic_one(
+    mini_parts: Parts, mini_model: RouteModel, reply: object, problem: str
+) -> None:
+    app = _llm_app(mini_parts, mini_model, [reply])
+    bob = app.principal("bob")  # may read no documents: long_context is unavailable to him
+    decision = app.route("Who manufactures Neurovia?", principal=bob)
+    assert decision.mode == "deterministic"
+    assert decision.route == "graph"
+    (event,) = [e for e in app.audit.events() if e.name == "router.llm_decision"]
+    assert event.result is not None
+    assert event.result["used"] is False
+    assert event.result["kept"] == "graph"
+    assert problem in event.result["problem"]
