@@ -97,6 +97,7 @@ FEATURES: tuple[str, ...] = (
     "sql.columns",
     "sql.values",
     "sql.any",
+    "sql.coverage",
     "sql.numbers",
     "sql.year",
     "cue.aggregate",
@@ -208,7 +209,7 @@ class SignalExtractor:
     ) -> tuple[str | None, set[str]]:
         """Why the route is unavailable (or None), and the question's words that name a
         visible table or column."""
-        from crossroads.tools.sql._nl import link
+        from crossroads.tools.sql._nl import coverage, link
 
         if self.sql is None:
             return "not configured", set()
@@ -244,6 +245,7 @@ class SignalExtractor:
         out["sql.cues"] = cues
         out["sql.numbers"] = numbers
         out["sql.year"] = year
+        out["sql.coverage"] = round(coverage(question, lexicon)[0], 3)
         return None, schema_words
 
     def _graph(self, question: str, principal: Principal, out: dict[str, Any]) -> str | None:
@@ -412,6 +414,7 @@ class SignalExtractor:
             "sql.columns": _log(len(v.get("sql.columns", []))),
             "sql.values": _log(len(v.get("sql.values", []))),
             "sql.any": float(schema > 0),
+            "sql.coverage": float(v.get("sql.coverage", 0.0)),
             "sql.numbers": _log(v.get("sql.numbers", 0)),
             "sql.year": float(bool(v.get("sql.year"))),
             "cue.aggregate": float(bool(cues & _AGGREGATE)),
@@ -448,6 +451,9 @@ def describe(name: str, values: Mapping[str, Any]) -> str | None:
         "sql.columns": lambda: f"names columns {', '.join(v['sql.columns'][:4])}",
         "sql.values": lambda: f"known values {', '.join(v['sql.values'][:3])}",
         "sql.any": lambda: "mentions the schema",
+        "sql.coverage": lambda: (
+            f"{v['sql.coverage']:.0%} of its terms link to the schema or values"
+        ),
         "sql.year": lambda: "a year to filter on",
         "sql.numbers": lambda: "numbers to compare with",
         "cue.aggregate": lambda: f"aggregation cue ({', '.join(v['sql.cues'])})",
