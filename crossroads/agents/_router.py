@@ -8,6 +8,7 @@ answers something invalid the deterministic decision stands and the audit says s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -77,7 +78,18 @@ class Classifier:
                 f"the question holds {len(parts)} questions; ask at most {MAX_PARTS} at once"
             )
         if len(parts) > 1:
-            decided = tuple(self._one(p, principal) for p in parts)
+            decided_parts: list[RouteDecision] = []
+            carried: list[str] = []
+            for part in parts:
+                d = self._one(part, principal)
+                named = _named(d.signals)
+                if not named and carried:
+                    # "…for Cardiozen, and what does the label say about pregnancy?": the
+                    # second part is about the entity the first one named
+                    d = self._one(f"{part.rstrip(' ?.')} for {' and '.join(carried)}?", principal)
+                carried = named or carried
+                decided_parts.append(d)
+            decided = tuple(decided_parts)
             first = decided[0]
             signals = {**first.signals, "compound": True, "parts": list(parts)}
             return RouteDecision(
@@ -186,6 +198,14 @@ class Classifier:
             reasons=(chosen.reason, *decision.reasons),
             mode="llm",
         )
+
+
+def _named(signals: Mapping[str, Any]) -> list[str]:
+    """The names a question mentions: linked entities and text values written with a
+    capital (``Cardiozen``, ``Germany``), in question order, without repeats."""
+    found = [e for e in signals.get("graph.entities", []) if e[:1].isupper()]
+    found += [v.split(" → ")[0] for v in signals.get("sql.values", []) if v[:1].isupper()]
+    return list(dict.fromkeys(found))
 
 
 def summary(decision: RouteDecision) -> dict[str, Any]:

@@ -289,3 +289,15 @@ def test_a_failed_llm_decision_leaves_the_deterministic_one(
     assert event.result["used"] is False
     assert event.result["kept"] == "graph"
     assert problem in event.result["problem"]
+
+
+def test_a_later_part_inherits_the_entity_the_first_part_named(mini_app: xr.Crossroads) -> None:
+    decision = mini_app.route(
+        "How many adverse events were reported for Cardiozen, and what does the label say "
+        "about renal impairment?",
+        principal=mini_app.principal("carol"),
+    )
+    assert [p.question for p in decision.parts] == [
+        "How many adverse events were reported for Cardiozen?",
+        "What does the label say about renal impairment for Cardiozen?",
+    ]
