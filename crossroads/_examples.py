@@ -4,8 +4,8 @@ An example is a folder with ``domain.py`` (a seeded generator: ``build(directory
 writes the SQLite database, graph, documents and labelled questions;
 ``load_graph(directory)`` reads the graph back), ``policy.yaml`` and ``workflows/``.
 The build is deterministic, so it is cached under ``$CROSSROADS_CACHE`` (default
-``~/.cache/crossroads``) in a folder named by a hash of the generator and the policy:
-edit either and the next load rebuilds.
+``~/.cache/crossroads``) in a folder named by a hash of the generator's modules and the
+policy: edit any of them and the next load rebuilds.
 """
 
 from __future__ import annotations
@@ -196,9 +196,11 @@ def load_example(name: str, *, directory: str | Path | None = None) -> Example:
             "checkout, or set CROSSROADS_EXAMPLES to the examples folder"
         )
     module = _import(generator, name)
-    digest = hashlib.sha256(
-        generator.read_bytes() + (source / "policy.yaml").read_bytes()
-    ).hexdigest()[:12]
+    # the generator and everything it reads: its modules and the policy
+    hasher = hashlib.sha256()
+    for part in [*sorted(source.glob("*.py")), source / "policy.yaml"]:
+        hasher.update(part.name.encode() + b"\0" + part.read_bytes())
+    digest = hasher.hexdigest()[:12]
     target = Path(directory) if directory else _cache_root() / "examples" / f"{name}-{digest}"
     stamp = target / ".built"
     if target.is_dir() and not stamp.is_file() and any(target.iterdir()):
