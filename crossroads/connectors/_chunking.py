@@ -23,8 +23,10 @@ __all__ = ["Section", "Span", "chunk_text", "sections", "sentences", "statements
 # An ATX heading; a closing run of "#" counts only after a space ("# C#" is titled "C#").
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})", re.M)
-# A sentence ends at . ! ? (with closing quotes/brackets) followed by whitespace, or at a
-# blank line; abbreviations such as "e.g." and "Dr." do not end one.
+# A sentence ends at . ! ? (with closing quotes/brackets) followed by whitespace, at a
+# blank line, or where a Markdown list item starts a line (each item is a sentence, even
+# without a full stop); abbreviations such as "e.g." and "Dr." and a list item's number
+# ("2. ") do not end one.
 _ABBREVIATIONS = frozenset(
     [
         "e.g",
@@ -50,7 +52,11 @@ _ABBREVIATIONS = frozenset(
         "co",
     ]
 )
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n[ \t]*\n\s*")
+_BOUNDARY = re.compile(
+    r"(?P<item>\n(?=[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]))|(?<=[.!?])[\"'”’)\]]*\s+|\n[ \t]*\n\s*"
+)
+# A list item's marker at the start of a line: "- ", "* ", "+ ", "• ", "1. ", "2) ".
+_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,13 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     pos = start
     for m in _BOUNDARY.finditer(text, start, end):
         paragraph = re.search(r"\n[ \t]*\n", m.group()) is not None
+        if m.group("item"):  # a line starting a list item: each item is a sentence
+            _add(out, text, pos, m.start())
+            pos = m.end()
+            continue
         if not paragraph:
+            if _ITEM.fullmatch(text, text.rfind("\n", 0, m.start()) + 1, m.end()):
+                continue  # "2. Code …": a list item's number, not a sentence's end
             word = re.search(r"(\S+)[.!?][\"'”’)\]]*$", text[pos : m.start()])
             if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
                 continue  # "e.g. the", "Dr. Smith"

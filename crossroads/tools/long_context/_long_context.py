@@ -37,7 +37,14 @@ from crossroads.tools._runner import (
     model_gateway,
     runner_for,
 )
-from crossroads.tools.rag._extract import phrasing_removed, terms
+from crossroads.tools.rag._extract import (
+    FAR,
+    coverage,
+    heading_line,
+    question_terms,
+    term_weights,
+    terms,
+)
 from crossroads.tools.rag._llm import NO_ANSWER, written_answer
 from crossroads.tools.rag._rag import (
     DocumentAnswer,
@@ -297,34 +304,47 @@ class LongContext:
         return self._extract(question, corpus, notes)
 
     def _extract(self, question: str, corpus: Corpus, notes: list[str]) -> DocumentAnswer:
-        wanted = phrasing_removed(terms(_HOLISTIC.sub(" ", question)))
+        wanted = question_terms(_HOLISTIC.sub(" ", question))
         holistic = is_holistic(question)
-        # (best coverage, document number, document, heading, [(start, end, text)])
+        read = [(n, doc, _statements(doc)) for n, doc in enumerate(corpus.documents, 1)]
+        held = [s.terms | s.near | s.far for _, _, found in read for s in found]
+        if holistic:
+            # every document is quoted: a word no document holds ("the whole set",
+            # "sections") only phrases the question, and would lower every score alike
+            wanted = {t for t in wanted if any(t in h for h in held)}
+        # comparing documents, a term every statement shares (in its words or its
+        # headings: "SOP") counts less; a needle's terms all count the same
+        weights = term_weights(wanted, held) if holistic else dict.fromkeys(wanted, 1.0)
+        # (best score, document number, document, heading, [(start, end, text)])
         picked: list[tuple[float, int, Document, str, list[tuple[int, int, str]]]] = []
-        for n, doc in enumerate(corpus.documents, 1):
-            # (coverage, statement index, heading, start, end, text)
-            scored = []
-            for i, (heading, span) in enumerate(statements(doc.text)):
-                text = doc.text[span.start : span.end]
-                got = len(wanted & set(terms(text))) / len(wanted) if wanted else 0.0
-                scored.append((got, i, heading, span.start, span.end, text))
-            if not scored:
+        for n, doc, found in read:
+            if not found:
                 continue
+            # (score, heading match, statement index, statement)
+            scored = [
+                (*_score(wanted, weights, s, holistic=holistic), i, s) for i, s in enumerate(found)
+            ]
             best = max(s[0] for s in scored)
-            if best >= self.min_overlap:
-                top = sorted(scored, key=lambda s: (-s[0], s[1]))
+            if holistic and any(s[1] for s in scored):
+                # a section whose heading names what is asked (the records "we must keep"
+                # under "Records and archiving") answers before a stray mention elsewhere
+                chosen = sorted((s for s in scored if s[1]), key=lambda s: (-s[1], -s[0], s[2]))
+            elif best >= self.min_overlap:
+                top = sorted(scored, key=lambda s: (-s[0], -s[1], s[2]))
                 chosen = [s for s in top if s[0] >= self.min_overlap]
             elif holistic:
-                chosen = scored[:1]  # the opening sentence stands for the document
+                # the opening sentence stands for the document (a sentence, not a title,
+                # a version line or a list of references)
+                chosen = [next((s for s in scored if _prose(s[3])), scored[0])]
             else:
                 continue
             chosen = chosen[: self.sentences_per_document]
-            run = sorted(chosen, key=lambda s: s[1])
-            if run[-1][1] - run[0][1] != len(run) - 1 or len({r[2] for r in run}) > 1:
+            run = sorted(chosen, key=lambda s: s[2])
+            if run[-1][2] - run[0][2] != len(run) - 1 or len({r[3].heading for r in run}) > 1:
                 # not adjacent in one section: a quote is one stretch of text, the best one
                 run = chosen[:1]
-            quotes = [(s[3], s[4], s[5]) for s in run]
-            picked.append((best, n, doc, run[0][2], quotes))
+            quotes = [(r[3].start, r[3].end, r[3].text) for r in run]
+            picked.append((best, n, doc, run[0][3].heading, quotes))
         if not picked:
             raise CannotAnswer(
                 f"none of the {_count(len(corpus.documents), 'document')} you may read "
@@ -409,6 +429,80 @@ class LongContext:
             read=tuple(d.id for d in corpus.documents),
             unsupported=written.unsupported,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    heading: str  # the heading path
+    start: int
+    end: int
+    text: str
+    terms: frozenset[str]
+    near: frozenset[str]  # the heading right above it
+    far: frozenset[str]  # the headings further up, the document's title
+
+
+def _statements(doc: Document) -> list[_Statement]:
+    """The document's sentences (a list item is one) with the words of their headings;
+    a title line (a document loaded with a title starts with it) is no statement, its
+    words count for the statements beneath."""
+    found = statements(doc.text)
+    paths = [[p for p in h.split(" › ") if p.strip()] for h, _ in found]
+    # the heading every section nests under is the document's title, not a section's
+    roots = {p[0] for p in paths if p}
+    title_heading = (
+        next(iter(roots)) if len(roots) == 1 and any(len(p) > 1 for p in paths) else None
+    )
+    title = doc.metadata.get("title")
+    named = frozenset(terms(title)) if isinstance(title, str) else frozenset()
+    out: list[_Statement] = []
+    line: tuple[str, frozenset[str]] | None = None  # a heading line and its section
+    for i, ((heading, span), path) in enumerate(zip(found, paths, strict=True)):
+        text = doc.text[span.start : span.end]
+        if i + 1 < len(found) and heading_line(doc.text, span.start, span.end):
+            line = (heading, frozenset(terms(text)))
+            continue
+        own_section = path[-1:] if path and path != [title_heading] else []
+        near = frozenset(terms(" ".join(own_section)))
+        far = named | frozenset(terms(" ".join(path[: len(path) - len(own_section)])))
+        if line is not None and line[0] == heading:
+            near, far = line[1], far | near
+        out.append(
+            _Statement(heading, span.start, span.end, text, frozenset(terms(text)), near, far)
+        )
+    return out
+
+
+def _score(
+    wanted: set[str], weights: dict[str, float], s: _Statement, *, holistic: bool
+) -> tuple[float, float]:
+    """How well a statement answers (``coverage``: its own words, then its headings'),
+    and how much of the question its section's heading names. A holistic question asks
+    about an aspect of every document, which a section heading names; a heading alone
+    never makes a statement answer another question (its own words must hold a term)."""
+    if not wanted or (not holistic and not wanted & s.terms):
+        return 0.0, 0.0
+    total = sum(weights[t] for t in wanted)
+    named = sum(weights[t] for t in wanted & s.near) / total
+    if holistic:
+        got = sum(
+            weights[t] * (1.0 if t in s.terms or t in s.near else FAR if t in s.far else 0.0)
+            for t in wanted
+        )
+        return got / total, named
+    return coverage(wanted, weights, s.terms, s.near, s.far), named
+
+
+_FIELD = re.compile(r"\W*\w+(?:[ /-]\w+){0,2}:\s")  # "Owner: …", "Last reviewed: …"
+
+
+def _prose(s: _Statement) -> bool:
+    """A sentence that reads as one: it ends like a sentence, is not a field ("Owner:
+    …") and has five words or more that are not numbers (not "Version 3.0, effective
+    2023-10-02.", not a reference)."""
+    return (
+        s.text[-1] in ".!?" and not _FIELD.match(s.text) and sum(t.isalpha() for t in s.terms) >= 5
+    )
 
 
 def _check_counter(counter: object) -> None:

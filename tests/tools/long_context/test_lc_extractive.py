@@ -93,7 +93,8 @@ def test_a_holistic_answer_names_each_document_by_its_title(
         "morning. [1]",
         "- label-cardiozol-us-draft: Proposed wording under FDA review: start Cardiozol at 2.5 mg "
         "in moderate renal impairment and titrate after four weeks. [2]",  # no title: its id
-        "- mil-2024-047: Dear Doctor, [3]",
+        # no sentence matches: the first that reads as one stands for it, not the salutation
+        "- mil-2024-047: Thank you for your question about breastfeeding. [3]",
     ]
     assert listing.splitlines() == [str(s) for s in answer.sources]
     assert answer.sources[0].chunk_id == "label-cardiozol-us#0"
