@@ -165,7 +165,27 @@ def parse_single_statement(ctx: GovernContext) -> None:
     if ctx.read_dialect == "sqlite":
         _sqlite_double_quoted_strings(ctx, tree)
     _check_size(ctx, tree)
+    _bare_in(ctx, tree)
     ctx.tree = tree
+
+
+def _bare_in(ctx: GovernContext, tree: exp.Expr) -> None:
+    """Refuse ``x IN name`` and ``x IN 'name'`` (no parentheses): SQLite reads the right
+    side as a table, ``IN (SELECT * FROM name)``, which no grant, row filter or mask
+    would see, since the parse tree holds a value there, not a table. Only
+    ``IN (…)``, ``IN (SELECT …)`` and ``IN UNNEST(…)`` are accepted, in every dialect."""
+    for node in tree.find_all(exp.In):
+        field = node.args.get("field")
+        if field is not None and not isinstance(field, exp.Unnest):
+            raise deny(
+                ctx,
+                "sql.in_list",
+                f"IN {field.sql(dialect=ctx.read_dialect)} needs parentheses: write "
+                f"IN ({field.sql(dialect=ctx.read_dialect)}) for a list of values or "
+                "IN (SELECT … FROM …) for a query (some databases read a bare name after "
+                "IN as a whole table)",
+                node=node,
+            )
 
 
 def read_only(ctx: GovernContext) -> None:
