@@ -153,6 +153,10 @@ def _column(value: Any, which: int | str = 0) -> list[Any]:
                 f"{', '.join(columns)}"
             )
         which = columns.index(which)
+    if not isinstance(which, int) or isinstance(which, bool):
+        raise ValueError(f"column takes a column name or number, got {which!r}")
+    if rows and not all(-len(row) <= which < len(row) for row in rows):
+        raise ValueError(f"no column {which}; the rows have {len(columns)} column(s)")
     return [row[which] for row in rows]
 
 
@@ -524,8 +528,12 @@ class Expression:
             return _Evaluator(context).run(self.tree.body)
         except Missing:
             raise
-        except (ValueError, TypeError, ZeroDivisionError) as exc:
-            raise _problem(self.source, None, str(exc)) from None
+        except (ValueError, TypeError, ArithmeticError, LookupError) as exc:
+            # LookupError: an index or key a filter or function could not find;
+            # ArithmeticError: a division by zero, a number too large (1e999 | round)
+            raise _problem(self.source, None, str(exc) or type(exc).__name__) from None
+        except RecursionError:
+            raise _problem(self.source, None, "the value is too deeply nested") from None
 
     def references(self, roots: Iterable[str]) -> list[tuple[Path, int]]:
         """The constant access paths the expression reads, with their column (0-based)."""
@@ -535,20 +543,54 @@ class Expression:
         ]
 
 
+MAX_EXPRESSION_CHARS = 2000
+"""The longest expression between ``{{`` and ``}}``."""
+MAX_EXPRESSION_DEPTH = 50
+"""How deeply an expression may nest (operators, calls, lookups)."""
+
+
 def _parse(source: str, roots: frozenset[str]) -> Expression:
     text = source.strip()
     if not text:
         raise ConfigError("an empty expression: write what to show between {{ and }}")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ConfigError(
+            f"in {{{{ {text[:40]}… }}}}: the expression is {len(text):,} characters long; "
+            f"expressions are capped at {MAX_EXPRESSION_CHARS:,}: compute the value in a step"
+        )
     try:
         tree = ast.parse(text, mode="eval")
+    except (RecursionError, MemoryError):
+        raise _too_deep(text) from None
     except SyntaxError as err:
         col = f" at column {err.offset}" if err.offset else ""
         raise ConfigError(
             f"in {{{{ {text} }}}}: not a valid expression{col} ({err.msg}); expressions look "
             'like steps.counts.rows[0][1] > 10 and inputs.region == "EU"'
         ) from None
+    if _depth(tree.body) > MAX_EXPRESSION_DEPTH:
+        raise _too_deep(text)
     _Checker(text, roots).check(tree.body)
     return Expression(text, tree)
+
+
+def _too_deep(text: str) -> ConfigError:
+    return ConfigError(
+        f"in {{{{ {text[:40]}{'…' if len(text) > 40 else ''} }}}}: the expression is too "
+        f"deeply nested (more than {MAX_EXPRESSION_DEPTH} levels); split it over steps"
+    )
+
+
+def _depth(node: ast.AST) -> int:
+    """How deep the tree goes, without recursion (a deep tree must not overflow here)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_EXPRESSION_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(current))
+    return deepest
 
 
 def parse_condition(source: str, roots: Iterable[str] = ("inputs", "steps", "run")) -> Expression:
@@ -610,6 +652,11 @@ class Template:
                 if not lenient:
                     raise
                 out.append(f"_(cannot show {{{{ {part.source} }}}}: {exc.reason})_")
+                continue
+            except Exception as exc:  # a report never fails a finished run
+                if not lenient:
+                    raise
+                out.append(f"_(cannot show {{{{ {part.source} }}}}: {type(exc).__name__})_")
                 continue
             out.append(quote(value) if quote is not None else _text(value))
         return "".join(out)

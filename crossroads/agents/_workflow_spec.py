@@ -45,6 +45,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from crossroads.agents._sql_template import parse_sql_template
 from crossroads.agents._templating import (
     Expression,
     Template,
@@ -88,8 +89,12 @@ class _InputModel(_Model):
     description: str = ""
 
 
+MAX_NAME = 200
+"""The longest workflow name or step id (the run store's columns hold 200 characters)."""
+
+
 class _StepBase(_Model):
-    id: str
+    id: str = Field(max_length=MAX_NAME)
     kind: str
     description: str = ""
     when: str | None = None
@@ -136,7 +141,7 @@ _STEP_MODELS: Mapping[str, type[_StepBase]] = {
 
 
 class _WorkflowModel(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = ""
     inputs: dict[str, _InputModel | None] = {}
     steps: list[Any] = Field(min_length=1)
@@ -501,12 +506,13 @@ class _Builder:
                         (*loc, "approvers", j),
                         f"approver {who!r} is not a principal id, 'user:ID' or 'group:NAME'",
                     )
-        if isinstance(model, _SQLStep) and re.search(r"'\s*\{\{|\}\}\s*'", model.query):
-            self.add(
-                (*loc, "query"),
-                "a {{ value }} in a query is written as a SQL literal (quoted and escaped), so "
-                "do not put quotes around it: write region = {{ inputs.region }}",
-            )
+        query = params.get("query")
+        if isinstance(model, _SQLStep) and isinstance(query, Template):
+            # the app's dialect is not known yet: checked again in it before a run starts
+            try:
+                parse_sql_template(query, None, strict=False)
+            except ConfigError as err:
+                self.add((*loc, "query"), err.reason)
         for where, text, expressions in checks:
             self.check_refs(where, text, expressions, inputs, earlier, step_id)
         return Step(

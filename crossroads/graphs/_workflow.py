@@ -38,11 +38,13 @@ written once per invocation and may repeat if a process dies right after writing
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -69,6 +71,7 @@ from crossroads.graphs._workflow_store import (
     RunStatus,
     RunStore,
     StepStatus,
+    utc_in,
 )
 from crossroads.policy import Principal
 
@@ -119,6 +122,24 @@ class _Run:
     principal: Principal
 
 
+def _owner_is_dead(owner: str | None) -> bool:
+    """True when a lease owner (``host:pid:token``) is a process of this host that no
+    longer exists; False when it cannot be told."""
+    parts = (owner or "").split(":")
+    if len(parts) < 3 or not parts[-2].isdigit():
+        return False
+    host, pid = ":".join(parts[:-2]), int(parts[-2])
+    if host != socket.gethostname() or pid == os.getpid() or os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _principal_dict(p: Principal) -> dict[str, Any]:
     attrs = {k: list(v) if isinstance(v, tuple) else v for k, v in p.attributes.items()}
     return {"id": p.id, "groups": list(p.groups), "attributes": attrs}
@@ -133,8 +154,13 @@ class WorkflowRunner:
     >>> print(state.report)                                            # doctest: +SKIP
 
     ``checkpoint`` is a SQLite file (default ``.crossroads/runs.sqlite``) or a
-    ``postgresql://`` URL; ``app_spec`` says how to rebuild the app in another process
-    (``{"example": "pharma"}``) — the CLI stores it so ``resume`` needs only the run id.
+    ``postgresql://`` URL; ``app_spec`` says how the app was built (the CLI stores its app
+    options with digests of the files they name, and checks them on ``resume``).
+
+    A running run holds a *lease* (this runner's :attr:`owner`, renewed while it runs,
+    expiring ``lease_seconds`` after the last renewal): ``resume`` refuses a run whose
+    lease is live, so no step runs in two processes at once. A lease whose process is
+    known dead (same host, no such pid) counts as expired.
     """
 
     def __init__(
@@ -143,7 +169,10 @@ class WorkflowRunner:
         *,
         checkpoint: str | os.PathLike[str] | RunStore = DEFAULT_CHECKPOINT,
         app_spec: Mapping[str, Any] | None = None,
+        lease_seconds: float = 60.0,
     ) -> None:
+        if lease_seconds <= 0:
+            raise ConfigError(f"lease_seconds must be positive, got {lease_seconds}")
         self.app = app
         self.store = checkpoint if isinstance(checkpoint, RunStore) else RunStore.open(checkpoint)
         self._owns_store = not isinstance(checkpoint, RunStore)
@@ -151,6 +180,11 @@ class WorkflowRunner:
         self._graphs: dict[str, Any] = {}
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
+        self.lease_seconds = lease_seconds
+        """How long a run's lease lasts unless renewed (it is renewed every third of it
+        while the run runs, and released when it stops)."""
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """This runner's lease owner token: ``host:pid:token``."""
 
     @property
     def audit(self) -> AuditLog:
@@ -206,6 +240,8 @@ class WorkflowRunner:
             report=None,
             created_at=now,
             updated_at=now,
+            lease_owner=self.owner,
+            lease_expires=utc_in(self.lease_seconds),
         )
         self.store.create(record)
         self.audit.emit(
@@ -228,10 +264,12 @@ class WorkflowRunner:
 
     def resume(self, run_id: str) -> RunState:
         """Continue a run that stopped (its process died, or a step failed): completed
-        steps are not run again. A waiting, done or rejected run is returned as it is."""
+        steps are not run again. A waiting, done or rejected run is returned as it is; a
+        run another process is still running (its lease is live) is refused."""
         run = self._load(run_id)
         if run.record.status in ("waiting", "done", "rejected"):
             return self._state(run)
+        self._claim(run, ("running", "failed"))
         self._run_event(run, "resumed")
         return self._invoke(run, None)
 
@@ -261,6 +299,7 @@ class WorkflowRunner:
             )
             raise ConfigError(f"run {run.record.run_id} {now}, not on the approval {step!r}")
         reason = self._check_approver(run, spec, principal)
+        self._claim(run, ("waiting",), waiting_on=step)  # of two deciders, one wins
         decision = {
             "approved": bool(approved),
             "by": principal.id,
@@ -269,7 +308,6 @@ class WorkflowRunner:
             "decided_at": utc_now(),
             "reason": reason,
         }
-        self.store.update(run.record.run_id, status="running")
         return self._invoke(run, Command(resume=decision))
 
     def runs(self) -> list[RunRecord]:
@@ -283,15 +321,29 @@ class WorkflowRunner:
     # --- approvals ------------------------------------------------------------------------
 
     def _check_approver(self, run: _Run, step: Step, who: Principal) -> str:
-        for entry in step.approvers:
-            if entry in ("*", who.id, f"user:{who.id}"):
+        known = self.app.catalog.principals.get(who.id)
+        plain = ":" not in who.id and who.id != "*" and known is not None
+        for entry in step.approvers if plain else ():
+            kind, sep, name = entry.partition(":")
+            if not sep:
+                kind, name = ("any", "") if entry == "*" else ("user", entry)
+            if kind == "any":
+                return f"{who.id} is an approver of {step.id} (* : anyone in the policy)"
+            if kind == "user" and name == who.id:
                 return f"{who.id} is an approver of {step.id} ({entry})"
-            if entry.startswith("group:") and entry[6:] in who.groups:
+            if kind == "group" and name in who.groups:
                 return f"{who.id} may approve {step.id} as a member of {entry}"
-        message = (
-            f"{who.id} may not decide the approval {step.id!r} of run {run.record.run_id}: "
-            f"its approvers are {', '.join(step.approvers)}; ask one of them"
-        )
+        if plain:
+            message = (
+                f"{who.id} may not decide the approval {step.id!r} of run {run.record.run_id}: "
+                f"its approvers are {', '.join(step.approvers)}; ask one of them"
+            )
+        else:
+            message = (
+                f"{who.id!r} may not decide the approval {step.id!r} of run "
+                f"{run.record.run_id}: an approver is a principal of the policy whose id has "
+                "no ':' (approver entries read 'user:ID' and 'group:NAME')"
+            )
         self.audit.emit(
             kind="policy",
             name="workflow.approve",
@@ -317,7 +369,7 @@ class WorkflowRunner:
         with self._lock:
             cached = self._runs.get(record.run_id)
         if cached is not None:
-            return _Run(record, cached.workflow, cached.principal)
+            return _Run(record, cached.workflow, self._principal_of(record))
         workflow = Workflow.from_yaml(record.path)
         if workflow.digest != record.digest:
             raise ConfigError(
@@ -327,13 +379,61 @@ class WorkflowRunner:
                 "new run",
                 file=record.path,
             )
-        known = self.app.catalog.principals.get(record.principal["id"])
-        principal = known or Principal(
-            record.principal["id"],
-            record.principal.get("groups", ()),
-            record.principal.get("attributes") or {},
-        )
+        principal = self._principal_of(record)
         return _Run(record, workflow, principal)
+
+    def _principal_of(self, record: RunRecord) -> Principal:
+        """The run's principal as the *current* catalog has it (never the stored groups
+        and attributes); PolicyViolation when the policy no longer knows it."""
+        pid = str(record.principal.get("id", ""))
+        known = self.app.catalog.principals.get(pid)
+        if known is None:
+            raise PolicyViolation(
+                f"run {record.run_id} was started by {pid!r}, who is no longer in the "
+                "policy; a run continues only as a principal the current policy knows: "
+                "start a new run as someone who may run it",
+                principal=pid,
+                securable=f"workflow:{record.workflow}",
+                rule="workflow.principal",
+                privilege="RUN",
+            )
+        return known
+
+    def _claim(
+        self, run: _Run, statuses: tuple[RunStatus, ...], waiting_on: str | None = None
+    ) -> None:
+        """Take the run's lease (status ``running``) or refuse: another process holds a
+        live lease, or the run is no longer in ``statuses`` (someone else decided it)."""
+        record = run.record
+        expires = utc_in(self.lease_seconds)
+        if self.store.claim(
+            record.run_id, self.owner, expires=expires, statuses=statuses, waiting_on=waiting_on
+        ):
+            return
+        now = self.store.get(record.run_id)
+        dead = now.lease_owner if _owner_is_dead(now.lease_owner) else None
+        if dead is not None and self.store.claim(
+            record.run_id,
+            self.owner,
+            expires=expires,
+            statuses=statuses,
+            waiting_on=waiting_on,
+            replacing=dead,
+        ):
+            return
+        if now.status not in statuses or (waiting_on is not None and now.waiting_on != waiting_on):
+            state = (
+                f"waits on {now.waiting_on!r}" if now.status == "waiting" else f"is {now.status}"
+            )
+            raise ConfigError(
+                f"run {record.run_id} {state} now: another process got there first; see "
+                "'crossroads runs'"
+            )
+        raise ConfigError(
+            f"run {record.run_id} is being run by another process ({now.lease_owner}); its "
+            f"lease runs until {now.lease_expires} (UTC) and is renewed while it runs: wait "
+            "for it to finish, or resume after that time if its process died"
+        )
 
     def _graph(self, workflow: Workflow) -> Any:
         with self._lock:
@@ -369,24 +469,43 @@ class WorkflowRunner:
             "recursion_limit": len(run.workflow.steps) + 10,
         }
         try:
-            graph.invoke(payload, config, durability="sync")
+            with self._heartbeat(run_id):
+                graph.invoke(payload, config, durability="sync")
         except Exception as exc:  # a step failed: the run records why, resume retries it
             error = f"{type(exc).__name__}: {exc}"
-            self.store.update(run_id, status="failed", error=error)
+            self.store.update(run_id, status="failed", error=error, owner=self.owner)
             self._run_event(run, "failed", error=exc)
             return self._state(self._reload(run))
         snapshot = graph.get_state(config)
         if snapshot.next:
             waiting = next((t.name for t in snapshot.tasks if t.interrupts), None)
             if waiting is not None:
-                self.store.update(run_id, status="waiting", waiting_on=waiting)
+                self.store.update(run_id, status="waiting", waiting_on=waiting, owner=self.owner)
                 self._run_event(run, "waiting", on=waiting)
             return self._state(self._reload(run))
         values = snapshot.values
         status: RunStatus = "rejected" if values.get("halt") else "done"
-        self.store.update(run_id, status=status, report=values.get("report"))
+        self.store.update(run_id, status=status, report=values.get("report"), owner=self.owner)
         self._run_event(run, status)
         return self._state(self._reload(run))
+
+    @contextlib.contextmanager
+    def _heartbeat(self, run_id: str) -> Iterator[None]:
+        """Renew the run's lease every third of its length while the body runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                with contextlib.suppress(Exception):  # a missed beat only shortens the lease
+                    self.store.renew(run_id, self.owner, expires=utc_in(self.lease_seconds))
+
+        thread = threading.Thread(target=beat, name=f"lease-{run_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _reload(self, run: _Run) -> _Run:
         return _Run(self.store.get(run.record.run_id), run.workflow, run.principal)
@@ -462,6 +581,11 @@ class WorkflowRunner:
 
     def _run_step(self, step: Step, state: _State, run: _Run) -> dict[str, Any]:
         run_id = run.record.run_id
+        if not self.store.renew(run_id, self.owner, expires=utc_in(self.lease_seconds)):
+            raise ConfigError(
+                f"run {run_id} is no longer leased to this process (another one took it "
+                f"over); this process stops before its step {step.id!r}"
+            )
         entry = self.store.step(run_id, step.id)
         if entry is not None and entry.status in ("done", "skipped"):
             self._finish_audit(run, step, entry)

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from langchain_core.runnables.config import var_child_runnable_config
 from pydantic import BaseModel
-from sqlglot import exp
 
+from crossroads.agents._sql_template import parse_sql_template
 from crossroads.agents._templating import Template, markdown_table
 from crossroads.agents._workflow_spec import Step, Workflow
 from crossroads.audit import AuditLog
@@ -88,30 +88,19 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
-def _sql_literal(dialect: str) -> Callable[[Any], str]:
-    """Write a value into a query as a literal of ``dialect``: quoted and escaped, never
-    spliced as SQL (a list becomes a tuple for ``IN``)."""
-
-    def quote(value: Any) -> str:
-        if isinstance(value, Mapping):
-            raise ConfigError(
-                "a mapping cannot be written into a query; pick one value "
-                "(steps.x.rows[0][0]) or a column (steps.x | column('name'))"
-            )
-        value = jsonable(value)
-        if isinstance(value, list):
-            if not value:
-                return "(NULL)"  # x IN (NULL) matches nothing, as an empty list should
-            return exp.Tuple(expressions=[exp.convert(v) for v in value]).sql(dialect=dialect)
-        return exp.convert(value).sql(dialect=dialect)
-
-    return quote
-
-
-def _dialect(app: WorkflowApp) -> str:
-    sql = getattr(app, "sql", None)
-    dialect = getattr(sql, "dialect", None)
-    return dialect if isinstance(dialect, str) and dialect else "sqlite"
+def sql_dialect(app: WorkflowApp) -> str:
+    """The dialect the app's ``sql.query`` tool reads (its governed SQL's), else
+    ``app.sql.dialect``; ConfigError when neither says: a query's values are written as
+    literals of that dialect, so it is never guessed."""
+    tool = app.runner.tools.get("sql.query")
+    for owner in (tool, getattr(tool, "_governed", None), getattr(app, "sql", None)):
+        dialect = getattr(owner, "dialect", None)
+        if isinstance(dialect, str) and dialect:
+            return dialect
+    raise ConfigError(
+        "cannot tell which SQL dialect the app's sql.query tool reads; register it from a "
+        "GovernedSQL (crossroads.tools.sql) so a sql step's values are written for it"
+    )
 
 
 def _render(step: Step, key: str, context: Mapping[str, Any]) -> str:
@@ -159,7 +148,12 @@ def _sql(app: WorkflowApp, step: Step, ctx: Mapping[str, Any], who: Principal) -
     template = step.template("query")
     assert template is not None
     try:
-        query = template.render(ctx, quote=_sql_literal(_dialect(app)))
+        if template.expressions:
+            parsed = parse_sql_template(template, sql_dialect(app))
+            assert parsed is not None
+            query = parsed.render(ctx)
+        else:
+            query = template.source
     except ConfigError as err:
         raise ConfigError(err.reason, key=f"steps.{step.id}.query") from None
     result = _call(app, step, "sql.query", {"sql": query}, who)
@@ -324,6 +318,14 @@ def check_app(app: WorkflowApp, workflow: Workflow) -> None:
                     line=step.line,
                     key=f"steps.{step.id}",
                 )
+        template = step.template("query") if step.kind == "sql" else None
+        if template is not None and template.expressions:
+            try:
+                parse_sql_template(template, sql_dialect(app))
+            except ConfigError as err:
+                raise ConfigError(
+                    err.reason, file=workflow.path, line=step.line, key=f"steps.{step.id}.query"
+                ) from None
         if step.kind == "ask" and not callable(getattr(app, "ask", None)):
             raise ConfigError(
                 f"step {step.id!r} is an ask step, but the app has no ask(); use the "

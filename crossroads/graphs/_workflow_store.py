@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,13 +34,15 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    inspect,
+    or_,
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crossroads.audit._event import utc_now
-from crossroads.errors import ConfigError, ConnectorError, MissingDependency
+from crossroads.errors import ConfigError, ConnectorError, CrossroadsError, MissingDependency
 from crossroads.graphs._serde import safe_serde
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "StepStatus",
+    "utc_in",
 ]
 
 DEFAULT_CHECKPOINT = ".crossroads/runs.sqlite"
@@ -76,7 +80,10 @@ _runs = Table(
     Column("report", Text),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_expires", String(32)),
 )
+_LEASE_COLUMNS = ("lease_owner", "lease_expires")  # added later: older stores get them on open
 _steps = Table(
     "crossroads_workflow_steps",
     _meta,
@@ -93,6 +100,12 @@ _steps = Table(
     Column("started_at", String(32), nullable=False),
     Column("finished_at", String(32)),
 )
+
+
+def utc_in(seconds: float) -> str:
+    """The UTC time ``seconds`` from now, written like :func:`utc_now` (so they compare)."""
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds)
+    return later.isoformat(timespec="microseconds") + "Z"
 
 
 def _dumps(value: Any) -> str:
@@ -127,6 +140,10 @@ class RunRecord:
     report: str | None
     created_at: str
     updated_at: str
+    lease_owner: str | None = None
+    """Who is running the run (``host:pid:token``) while its status is ``running``."""
+    lease_expires: str | None = None
+    """When that lease ends unless renewed (UTC, like ``updated_at``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +182,8 @@ def _record(row: Any) -> RunRecord:
         report=m["report"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        lease_owner=m["lease_owner"],
+        lease_expires=m["lease_expires"],
     )
 
 
@@ -212,6 +231,12 @@ class RunStore:
         self._close = close
         try:
             _meta.create_all(engine)
+            have = {c["name"] for c in inspect(engine).get_columns(_runs.name)}
+            with engine.begin() as conn:
+                for name in _LEASE_COLUMNS:
+                    if name not in have:
+                        kind = _runs.c[name].type.compile(dialect=engine.dialect)
+                        conn.exec_driver_sql(f"ALTER TABLE {_runs.name} ADD COLUMN {name} {kind}")
         except SQLAlchemyError as exc:
             raise ConnectorError(
                 f"cannot create the workflow tables in {self.where}: {exc}"
@@ -221,7 +246,10 @@ class RunStore:
     def where(self) -> str:
         """The database, for messages (no password)."""
         if _is_postgres(self.target):
-            return make_url(self.target).render_as_string(hide_password=True)
+            try:
+                return make_url(self.target).render_as_string(hide_password=True)
+            except (ValueError, ArgumentError):
+                return "the PostgreSQL run store"
         return self.target
 
     @classmethod
@@ -244,15 +272,34 @@ class RunStore:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         path = Path(text)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"the checkpoint {path} cannot be created: {exc.strerror or exc} "
+                f"({path.parent}); pass --checkpoint a file in a writable folder",
+                key="checkpoint",
+            ) from None
         try:
             conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:
-            raise ConnectorError(f"cannot open the run store {path}: {exc}") from exc
-        saver = SqliteSaver(conn, serde=safe_serde())
-        saver.setup()
+            raise ConnectorError(f"cannot open the run store {path}: {exc}") from None
+        try:
+            saver = SqliteSaver(conn, serde=safe_serde())
+            saver.setup()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise ConnectorError(
+                f"the checkpoint {path} is not a usable SQLite database ({exc}); pass "
+                "--checkpoint a new file or the run store's own"
+            ) from None
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
-        return cls(str(path), engine, saver, conn.close)
+        try:
+            return cls(str(path), engine, saver, conn.close)
+        except CrossroadsError:
+            conn.close()
+            engine.dispose()
+            raise
 
     @classmethod
     def _open_postgres(cls, target: str) -> RunStore:
@@ -266,18 +313,34 @@ class RunStore:
                 "postgres",
                 ["psycopg", "langgraph-checkpoint-postgres"],
             ) from None
-        sqlalchemy_url, conninfo = _postgres_urls(target)
+        try:
+            sqlalchemy_url, conninfo = _postgres_urls(target)
+        except (ValueError, ArgumentError) as exc:
+            raise ConfigError(
+                f"the checkpoint URL is not a valid postgresql:// URL ({exc}); write "
+                "postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
+                key="checkpoint",
+            ) from None
+        shown = make_url(sqlalchemy_url).render_as_string(hide_password=True)
         try:
             conn = psycopg.Connection.connect(
                 conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
             )
         except psycopg.Error as exc:
-            shown = make_url(sqlalchemy_url).render_as_string(hide_password=True)
-            raise ConnectorError(f"cannot reach the run store {shown}: {exc}") from exc
-        saver = PostgresSaver(conn, serde=safe_serde())
-        saver.setup()
+            raise ConnectorError(f"cannot reach the run store {shown}: {exc}") from None
+        try:
+            saver = PostgresSaver(conn, serde=safe_serde())
+            saver.setup()
+        except psycopg.Error as exc:
+            conn.close()
+            raise ConnectorError(f"cannot set up the run store in {shown}: {exc}") from None
         engine = create_engine(sqlalchemy_url)
-        return cls(target, engine, saver, conn.close)
+        try:
+            return cls(target, engine, saver, conn.close)
+        except CrossroadsError:
+            conn.close()
+            engine.dispose()
+            raise
 
     def close(self) -> None:
         """Close the checkpointer's connection and the engine."""
@@ -312,6 +375,8 @@ class RunStore:
                     report=record.report,
                     created_at=record.created_at,
                     updated_at=record.updated_at,
+                    lease_owner=record.lease_owner,
+                    lease_expires=record.lease_expires,
                 )
             )
 
@@ -323,20 +388,70 @@ class RunStore:
         waiting_on: str | None = None,
         error: str | None = None,
         report: str | None = None,
-    ) -> None:
-        """Set a run's status (and what it waits on, its error, its report)."""
+        owner: str | None = None,
+    ) -> bool:
+        """Set a run's status (and what it waits on, its error, its report); any status
+        but ``running`` releases the run's lease. With ``owner``, only while that owner
+        holds the lease. True when the run was updated."""
+        values: dict[str, Any] = {
+            "status": status,
+            "waiting_on": waiting_on,
+            "error": error,
+            "report": report,
+            "updated_at": utc_now(),
+        }
+        if status != "running":
+            values.update(lease_owner=None, lease_expires=None)
+        condition = [_runs.c.run_id == run_id]
+        if owner is not None:
+            condition.append(_runs.c.lease_owner == owner)
         with self.engine.begin() as conn:
-            conn.execute(
+            result = conn.execute(_runs.update().where(*condition).values(**values))
+        return result.rowcount == 1
+
+    def claim(
+        self,
+        run_id: str,
+        owner: str,
+        *,
+        expires: str,
+        statuses: tuple[RunStatus, ...],
+        waiting_on: str | None = None,
+        replacing: str | None = None,
+    ) -> bool:
+        """Atomically take the run's lease and set it ``running``, only if its status is
+        one of ``statuses`` (and it waits on ``waiting_on``, when given) and no other
+        lease is live (or the live one is ``replacing``'s, known dead). True when taken:
+        of two callers, at most one gets True."""
+        now = utc_now()
+        free = or_(
+            _runs.c.lease_owner.is_(None),
+            _runs.c.lease_expires.is_(None),
+            _runs.c.lease_expires < now,
+            _runs.c.lease_owner == owner,
+        )
+        if replacing is not None:
+            free = or_(free, _runs.c.lease_owner == replacing)
+        condition = [_runs.c.run_id == run_id, _runs.c.status.in_(statuses), free]
+        if waiting_on is not None:
+            condition.append(_runs.c.waiting_on == waiting_on)
+        with self.engine.begin() as conn:
+            result = conn.execute(
                 _runs.update()
-                .where(_runs.c.run_id == run_id)
-                .values(
-                    status=status,
-                    waiting_on=waiting_on,
-                    error=error,
-                    report=report,
-                    updated_at=utc_now(),
-                )
+                .where(*condition)
+                .values(status="running", lease_owner=owner, lease_expires=expires, updated_at=now)
             )
+        return result.rowcount == 1
+
+    def renew(self, run_id: str, owner: str, *, expires: str) -> bool:
+        """Extend ``owner``'s lease on a run; False when it no longer holds it."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                _runs.update()
+                .where(_runs.c.run_id == run_id, _runs.c.lease_owner == owner)
+                .values(lease_expires=expires)
+            )
+        return result.rowcount == 1
 
     def get(self, run_id: str) -> RunRecord:
         """The run ``run_id`` (a unique prefix is enough); ConfigError if there is none."""

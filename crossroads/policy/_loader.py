@@ -63,8 +63,27 @@ __all__ = ["dump_dict", "load_dict", "load_yaml"]
 T = TypeVar("T")
 
 
+MAX_YAML_CHARS = 1_000_000
+"""The largest policy or workflow file read (characters): far above any real one."""
+
+
 class _PolicyYAMLLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (``on``, ``yes``, ``NO`` stay strings)."""
+    """SafeLoader with YAML 1.2 booleans (``on``, ``yes``, ``NO`` stay strings) that
+    refuses anchors and aliases: a few hundred bytes of nested aliases expand to billions
+    of values (and nothing in a policy or workflow needs them)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML anchors and aliases are not allowed (found {sign}{event.anchor}); "
+                "write the value out where it is used",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 _BOOL = "tag:yaml.org,2002:bool"
@@ -298,9 +317,16 @@ def _policy_hint(problem: str) -> str:
 def parse_yaml(
     text: str, file: str | None, *, hint: Callable[[str], str] | None = None
 ) -> tuple[yaml.Node | None, Any]:
-    """Parse one YAML document safely (no aliases, no tags), keeping its node tree for
-    line numbers. A syntax error is a ConfigError at its line; ``hint`` turns the
-    parser's problem text into advice ("" for none)."""
+    """Parse one YAML document safely (no anchors or aliases, no tags, at most
+    :data:`MAX_YAML_CHARS`), keeping its node tree for line numbers. A syntax error is a
+    ConfigError at its line; ``hint`` turns the parser's problem text into advice ("" for
+    none)."""
+    if len(text) > MAX_YAML_CHARS:
+        raise ConfigError(
+            f"the file holds {len(text):,} characters; policy and workflow files are capped "
+            f"at {MAX_YAML_CHARS:,}: split it, or check it is the file you meant",
+            file=file,
+        )
     loader = _PolicyYAMLLoader(text)
     try:
         root = loader.get_single_node()

@@ -306,6 +306,7 @@ def test_the_cli_runs_approves_and_lists(
     (tmp_path / "wf.yaml").write_text(SIGNAL)
     common = ["--checkpoint", str(tmp_path / "runs.sqlite")]
     args: list[Any] = ["run", "wf.yaml", "--as", "alice", "--app", "workflow_app:build"]
+    app = ["--app", "workflow_app:build"]  # named again: the run store never names code
     args += ["--input", "threshold=1"]
     code = workflow_main([*args, "--audit", "audit.jsonl", "--input", "since=2024-01-03", *common])
     assert code == 0
@@ -313,7 +314,9 @@ def test_the_cli_runs_approves_and_lists(
     assert "waiting on the approval 'publish'" in err
     run_id = err.split("run ", 1)[1].split(":", 1)[0]
 
-    assert workflow_main(["approve", run_id[:6], "publish", "--as", "bob", *common]) == 3
+    assert workflow_main(["approve", run_id[:6], "publish", "--as", "carol", *common]) == 2
+    assert "pass --app workflow_app:build again" in capsys.readouterr().err
+    assert workflow_main(["approve", run_id[:6], "publish", "--as", "bob", *app, *common]) == 3
     assert "DENIED" in capsys.readouterr().err
     out = tmp_path / "report.md"
     code = workflow_main(
@@ -327,6 +330,7 @@ def test_the_cli_runs_approves_and_lists(
             "fine",
             "--out",
             str(out),
+            *app,
             *common,
         ]
     )
@@ -337,7 +341,7 @@ def test_the_cli_runs_approves_and_lists(
     assert run_id in listing
     assert "done" in listing
     assert "alice" in listing
-    assert workflow_main(["resume", run_id, *common]) == 0
+    assert workflow_main(["resume", run_id, *app, *common]) == 0
     assert workflow_main(["run", "wf.yaml", "--as", "alice", "--app", "nope:build", *common]) == 2
     assert "cannot import 'nope'" in capsys.readouterr().err
     assert AuditLog(tmp_path / "audit.jsonl").verify().ok
