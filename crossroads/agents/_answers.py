@@ -59,8 +59,11 @@ def run_route(
     principal: Principal,
     *,
     scope: tuple[str, ...] | None = None,
+    sql_coverage: float | None = None,
 ) -> Outcome:
-    """Run ``route``'s ask tool on ``question``; never raises for a route's failure."""
+    """Run ``route``'s ask tool on ``question``; never raises for a route's failure.
+    ``sql_coverage`` is the share of the question the SQL lexicon links, when the
+    classifier measured it already."""
     try:
         if route == "sql" and tools.sql is not None:
             sql = tools.sql.ask(question, principal)
@@ -69,8 +72,11 @@ def run_route(
             if len(sql.result.rows) == 1 and all(v is None for v in sql.result.rows[0]):
                 return Outcome(route, "empty", "the query returned only NULL", sql, sql.text)
             if sql.mode == "deterministic":
-                share, missing = coverage(question, tools.sql.lexicon(principal))
+                share = sql_coverage
+                if share is None:
+                    share = coverage(question, tools.sql.lexicon(principal))[0]
                 if share < MIN_SQL_COVERAGE:
+                    missing = coverage(question, tools.sql.lexicon(principal))[1]
                     # the query answers another question: "how many adverse events …"
                     # read without "adverse events" counts something else
                     return Outcome(

@@ -15,7 +15,13 @@ from pydantic import BaseModel, Field, ValidationError
 
 from crossroads.agents._classifier import RouteModel
 from crossroads.agents._signals import SignalExtractor, Signals, describe, split_compound
-from crossroads.agents._types import FAILURE_MODES, ROUTES, Route, RouteDecision
+from crossroads.agents._types import (
+    FAILURE_MODES,
+    ROUTES,
+    Route,
+    RouteDecision,
+    decision_dict,
+)
 from crossroads.connectors.base import Message
 from crossroads.errors import ConfigError, CrossroadsError
 from crossroads.policy._principal import Principal
@@ -108,10 +114,6 @@ class Classifier:
                 parts=decided,
             )
         return self._one(question, principal)
-
-    def signals(self, question: str, principal: Principal) -> Signals:
-        """The signals alone."""
-        return self.extractor.extract(question, principal)
 
     def _one(self, question: str, principal: Principal) -> RouteDecision:
         signals = self.extractor.extract(question, principal)
@@ -209,16 +211,8 @@ def _named(signals: Mapping[str, Any]) -> list[str]:
 
 
 def summary(decision: RouteDecision) -> dict[str, Any]:
-    """The audit record of a decision (signals included, question not repeated)."""
-    out: dict[str, Any] = {
-        "route": decision.route,
-        "failure_mode": decision.failure_mode,
-        "confidence": round(decision.confidence, 4),
-        "runner_up": decision.runner_up,
-        "mode": decision.mode,
-        "reasons": list(decision.reasons),
-        "signals": dict(decision.signals),
-    }
-    if decision.parts:
-        out["parts"] = [summary(p) for p in decision.parts]
+    """The audit record of a decision: :func:`decision_dict` without the question (the
+    event's input holds it)."""
+    out = decision_dict(decision)
+    del out["question"]
     return out

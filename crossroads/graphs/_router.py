@@ -121,6 +121,7 @@ class RouterGraph:
             state["question"],
             state["principal"],
             scope=tuple(scope) if scope else None,
+            sql_coverage=decision.signals.get("sql.coverage"),
         )
         return {"outcome": outcome, "tried": [*state["tried"], state["route"]]}
 
