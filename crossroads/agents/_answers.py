@@ -71,12 +71,11 @@ def run_route(
                 return Outcome(route, "empty", "the query returned no rows", sql, sql.text)
             if len(sql.result.rows) == 1 and all(v is None for v in sql.result.rows[0]):
                 return Outcome(route, "empty", "the query returned only NULL", sql, sql.text)
-            if sql.mode == "deterministic":
-                share = sql_coverage
-                if share is None:
-                    share = coverage(question, tools.sql.lexicon(principal))[0]
+            if sql.mode == "deterministic" and (
+                sql_coverage is None or sql_coverage < MIN_SQL_COVERAGE
+            ):
+                share, missing = coverage(question, tools.sql.lexicon(principal))
                 if share < MIN_SQL_COVERAGE:
-                    missing = coverage(question, tools.sql.lexicon(principal))[1]
                     # the query answers another question: "how many adverse events …"
                     # read without "adverse events" counts something else
                     return Outcome(

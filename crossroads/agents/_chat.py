@@ -17,7 +17,6 @@ trace. Commands (``/why``, ``/sources``, ``/audit``, ``/as``, ``/history``, ``/h
 
 from __future__ import annotations
 
-import contextvars
 import json
 import operator
 import uuid
@@ -25,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
-from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
@@ -239,11 +237,7 @@ class ChatAgent:
         message = state["message"]
         mine = self._mine(state.get("history", []))
         question = self._resolve(message, mine[-1]["resolved_question"] if mine else None)
-        # The router is a LangGraph graph too: run it outside this node's runnable context,
-        # or it would inherit the chat checkpointer and try to checkpoint its own state.
-        context = contextvars.copy_context()
-        context.run(var_child_runnable_config.set, None)
-        answer = context.run(self.app.ask, question, principal=self.principal)
+        answer = self.app.ask(question, principal=self.principal)
         self._answer = answer
         data = json.loads(json.dumps(answer.to_dict(), default=str))
         turn: Turn = {

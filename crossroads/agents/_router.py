@@ -117,7 +117,7 @@ class Classifier:
 
     def _one(self, question: str, principal: Principal) -> RouteDecision:
         signals = self.extractor.extract(question, principal)
-        values = {**signals.values}
+        values = {**signals.values, "compound": False}  # decide() marks compound ones
         if signals.unavailable:
             values["unavailable"] = dict(signals.unavailable)
         available = signals.available or ROUTES

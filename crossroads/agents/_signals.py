@@ -384,7 +384,6 @@ class SignalExtractor:
                     f"the documents you may read come to about {tokens:,} tokens, over the "
                     f"budget of {lc.budget_tokens:,}"
                 )
-        values["compound"] = len(split_compound(question)) > 1
         available = tuple(r for r in ROUTES if r not in unavailable)
         return Signals(
             values=values,

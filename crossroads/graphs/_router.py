@@ -8,8 +8,11 @@ opens, and the route's tool call nests under it, so one trace holds the whole an
 
 from __future__ import annotations
 
+import contextvars
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.graph import END, START, StateGraph
 
 from crossroads.agents._answers import Outcome, RouteTools, governance_of, run_route, sources_of
@@ -93,7 +96,13 @@ class RouterGraph:
         state: RouterState = {"question": question, "principal": principal, "trace_id": trace_id}
         if decision is not None:
             state["decision"] = decision
-        out = self.compiled.invoke(state, {"recursion_limit": 6 + 3 * self.max_fallbacks})
+        # Detached from any LangGraph run the caller is in (the chat agent's turn, a
+        # workflow step): the router is not their subgraph and never shares their
+        # checkpointer. The audit span context is copied, so its events still nest.
+        context = contextvars.copy_context()
+        context.run(var_child_runnable_config.set, None)
+        config: RunnableConfig = {"recursion_limit": 6 + 3 * self.max_fallbacks}
+        out = context.run(self.compiled.invoke, state, config)
         answer: Answer = out["answer"]
         return answer
 
